@@ -1,0 +1,161 @@
+"""The asynchronous driver: the same ``StreamSession`` as the sync driver,
+with httpx's async client and anyio for sleeping (so it runs on any backend)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any, Unpack
+
+import anyio
+import httpx
+
+from ._chunks import StreamChunk
+from ._errors import RemoteError
+from ._messages import Prompt
+from ._request import RequestOptions, prepare_request
+from ._response import GenerationResponse
+from ._session import StreamSession
+from ._transport import build_httpx_request, switch_to_idle_timeout, wants_decoding
+
+__all__ = ["AsyncStream", "agenerate", "agenerate_stream"]
+
+
+class AsyncStream:
+    """An async iterator of :class:`StreamChunk` and an async context manager.
+
+    Without ``http_client=`` the stream owns a client for its one request and
+    closes it with the stream; pass an ``httpx.AsyncClient`` to pool
+    connections across calls. Cancelling the task, leaving ``async with``
+    or ``aclose()`` closes the response.
+    """
+
+    __slots__ = ("__weakref__", "_chunks", "_session")
+
+    def __init__(self, session: StreamSession, client: httpx.AsyncClient | None) -> None:
+        self._session = session
+        self._chunks = _drive(session, client)
+
+    def __aiter__(self) -> AsyncIterator[StreamChunk]:
+        return self
+
+    async def __anext__(self) -> StreamChunk:
+        return await self._chunks.__anext__()
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        await self._chunks.aclose()
+
+    @property
+    def response(self) -> GenerationResponse:
+        return self._session.response
+
+    async def until_done(self) -> GenerationResponse:
+        """Read the rest of the stream and return the final response."""
+        async for _ in self:
+            pass
+        return self._session.response
+
+    def __repr__(self) -> str:
+        request = self._session.request
+        return f"<rill.AsyncStream {request.provider.name}/{request.call.model}>"
+
+
+async def _drive(
+    session: StreamSession, client: httpx.AsyncClient | None
+) -> AsyncIterator[StreamChunk]:
+    owned = client is None
+    http = httpx.AsyncClient(timeout=None) if client is None else client
+    try:
+        attempt = 0
+        while True:
+            session.start()
+            try:
+                response = await http.send(build_httpx_request(http, session), stream=True)
+            except httpx.TimeoutException as exc:
+                error: RemoteError = session.failure(exc, phase="connect")
+            except httpx.HTTPError as exc:
+                error = session.failure(exc)
+            else:
+                try:
+                    if session.begin(response.status_code, response.headers):
+                        async for chunk in _body(session, response):
+                            yield chunk
+                        return
+                    error = session.status_failure(await response.aread())
+                except httpx.TimeoutException as exc:
+                    phase = "idle" if session.timing.started else "first_token"
+                    raise session.failure(exc, phase=phase) from None
+                except httpx.HTTPError as exc:
+                    raise session.failure(exc) from None
+                finally:
+                    await response.aclose()
+            delay = session.retry_delay(error, attempt)
+            if delay is None:
+                raise error
+            await anyio.sleep(delay)
+            attempt += 1
+    finally:
+        if owned:
+            await http.aclose()
+
+
+async def _body(session: StreamSession, response: httpx.Response) -> AsyncIterator[StreamChunk]:
+    callback = session.request.callback
+    is_async = session.request.callback_is_async
+    idle = False
+    feed = session.feed
+    body = response.aiter_bytes() if wants_decoding(response) else response.aiter_raw()
+    async for data in body:
+        for chunk in feed(data):
+            if callback is not None:
+                await _call(callback, chunk, is_async)
+            yield chunk
+        if not idle and session.timing.started:
+            switch_to_idle_timeout(response, session.request.timeouts.idle)
+            idle = True
+    for chunk in session.end():
+        if callback is not None:
+            await _call(callback, chunk, is_async)
+        yield chunk
+
+
+async def _call(callback: Callable[[Any], Any], chunk: StreamChunk, is_async: bool) -> None:
+    result = callback(chunk)
+    if is_async or inspect.isawaitable(result):
+        await result
+
+
+def agenerate_stream(
+    prompt: Prompt,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    **options: Unpack[RequestOptions],
+) -> AsyncStream:
+    """Async twin of :func:`generate_stream`; a coroutine ``callback`` is awaited."""
+    request = prepare_request(prompt, options, callback=callback)
+    return AsyncStream(StreamSession(request), http_client)
+
+
+async def agenerate(
+    prompt: Prompt,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    **options: Unpack[RequestOptions],
+) -> GenerationResponse:
+    """Async twin of :func:`generate`."""
+    async with agenerate_stream(
+        prompt, callback=callback, http_client=http_client, **options
+    ) as stream:
+        return await stream.until_done()

@@ -1,0 +1,117 @@
+"""StreamChunk: the one value every provider's stream is normalized into.
+
+A chunk is created per choice per provider event, so it is a ``__slots__``
+class with a positional constructor: no validation, no copies, the provider's
+parsed payload kept as ``raw`` by reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._response import Usage
+
+__all__ = ["StreamChunk", "ToolCallDelta"]
+
+
+class ToolCallDelta:
+    """A fragment of a tool call: the first fragment of a call carries ``id`` and
+    ``name``; later ones carry an ``arguments`` piece. ``index`` says which call."""
+
+    __slots__ = ("arguments", "id", "index", "name")
+
+    def __init__(
+        self, index: int, id: str | None = None, name: str | None = None, arguments: str = ""
+    ) -> None:
+        self.index = index
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToolCallDelta):
+            return NotImplemented
+        return (self.index, self.id, self.name, self.arguments) == (
+            other.index,
+            other.id,
+            other.name,
+            other.arguments,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ToolCallDelta(index={self.index}, id={self.id!r}, name={self.name!r}, "
+            f"arguments={self.arguments!r})"
+        )
+
+
+_FIELDS = (
+    "content",
+    "reasoning",
+    "refusal",
+    "tool_calls",
+    "finish_reason",
+    "index",
+    "usage",
+    "model",
+    "id",
+    "logprobs",
+    "reasoning_signature",
+)
+
+
+class StreamChunk:
+    """One piece of a streamed response.
+
+    ``content``, ``reasoning`` and ``refusal`` are deltas (``""`` when absent);
+    ``tool_calls`` are :class:`ToolCallDelta` fragments; ``finish_reason`` is set
+    on the chunk that ends a choice; ``usage`` on the chunk where the provider
+    reported it; ``raw`` is the provider's parsed payload for this event.
+    """
+
+    __slots__ = (*_FIELDS, "raw")
+
+    def __init__(
+        self,
+        content: str = "",
+        reasoning: str = "",
+        refusal: str = "",
+        tool_calls: tuple[ToolCallDelta, ...] = (),
+        finish_reason: str | None = None,
+        index: int = 0,
+        usage: Usage | None = None,
+        model: str | None = None,
+        id: str | None = None,
+        logprobs: list[Any] | None = None,
+        reasoning_signature: str | None = None,
+        raw: Any = None,
+    ) -> None:
+        self.content = content
+        self.reasoning = reasoning
+        self.refusal = refusal
+        self.tool_calls = tool_calls
+        self.finish_reason = finish_reason
+        self.index = index
+        self.usage = usage
+        self.model = model
+        self.id = id
+        self.logprobs = logprobs
+        self.reasoning_signature = reasoning_signature
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StreamChunk):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = []
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if value not in ("", None, ()) and not (name == "index" and value == 0):
+                shown.append(f"{name}={value!r}")
+        return f"StreamChunk({', '.join(shown)})"

@@ -1,0 +1,156 @@
+"""The synchronous driver: moves bytes between httpx and a ``StreamSession``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any, Unpack
+
+import httpx
+
+from ._chunks import StreamChunk
+from ._errors import RemoteError
+from ._messages import Prompt
+from ._request import RequestOptions, prepare_request
+from ._response import GenerationResponse
+from ._session import StreamSession
+from ._transport import build_httpx_request, default_client, switch_to_idle_timeout, wants_decoding
+
+__all__ = ["Stream", "generate", "generate_stream"]
+
+
+class Stream:
+    """An iterator of :class:`StreamChunk` and a context manager.
+
+    The request is sent on the first ``next()``. Leaving a ``with`` block,
+    ``break``-ing out of a loop and then dropping the object, or calling
+    ``close()`` closes the HTTP response. ``response`` is the accumulated
+    :class:`GenerationResponse`: final once the stream ended, a snapshot before.
+    """
+
+    __slots__ = ("__weakref__", "_chunks", "_session")
+
+    def __init__(self, session: StreamSession, client: httpx.Client) -> None:
+        self._session = session
+        self._chunks = _drive(session, client)
+
+    def __iter__(self) -> Iterator[StreamChunk]:
+        return self
+
+    def __next__(self) -> StreamChunk:
+        return next(self._chunks)
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self._chunks.close()
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        self._chunks.close()
+
+    @property
+    def response(self) -> GenerationResponse:
+        return self._session.response
+
+    def until_done(self) -> GenerationResponse:
+        """Read the rest of the stream and return the final response."""
+        for _ in self:
+            pass
+        return self._session.response
+
+    def __repr__(self) -> str:
+        request = self._session.request
+        return f"<rill.Stream {request.provider.name}/{request.call.model}>"
+
+
+def _drive(session: StreamSession, client: httpx.Client) -> Iterator[StreamChunk]:
+    callback = session.request.callback
+    attempt = 0
+    while True:
+        session.start()
+        try:
+            response = client.send(build_httpx_request(client, session), stream=True)
+        except httpx.TimeoutException as exc:
+            error: RemoteError = session.failure(exc, phase="connect")
+        except httpx.HTTPError as exc:
+            error = session.failure(exc)
+        else:
+            try:
+                if session.begin(response.status_code, response.headers):
+                    yield from _body(session, response, callback)
+                    return
+                error = session.status_failure(response.read())
+            except httpx.TimeoutException as exc:
+                raise session.failure(exc, phase=_read_phase(session)) from None
+            except httpx.HTTPError as exc:
+                raise session.failure(exc) from None
+            finally:
+                response.close()
+        delay = session.retry_delay(error, attempt)
+        if delay is None:
+            raise error
+        time.sleep(delay)
+        attempt += 1
+
+
+def _body(
+    session: StreamSession, response: httpx.Response, callback: Callable[[Any], Any] | None
+) -> Iterator[StreamChunk]:
+    idle = False
+    feed = session.feed
+    body = response.iter_bytes() if wants_decoding(response) else response.iter_raw()
+    for data in body:
+        chunks = feed(data)
+        if callback is not None:
+            for chunk in chunks:
+                callback(chunk)
+        yield from chunks
+        if not idle and session.timing.started:
+            switch_to_idle_timeout(response, session.request.timeouts.idle)
+            idle = True
+    chunks = session.end()
+    if callback is not None:
+        for chunk in chunks:
+            callback(chunk)
+    yield from chunks
+
+
+def _read_phase(session: StreamSession) -> str:
+    return "idle" if session.timing.started else "first_token"
+
+
+def generate_stream(
+    prompt: Prompt,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.Client | None = None,
+    **options: Unpack[RequestOptions],
+) -> Stream:
+    """Stream a generation: iterate the result for :class:`StreamChunk` values.
+
+    ``prompt`` is a string or a list of messages; ``model`` is
+    ``"provider/model"`` or a :class:`ModelName`. ``callback`` receives each
+    chunk before it is yielded. Misconfiguration raises here, not at ``next()``.
+    """
+    request = prepare_request(prompt, options, callback=callback)
+    return Stream(StreamSession(request), http_client or default_client())
+
+
+def generate(
+    prompt: Prompt,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.Client | None = None,
+    **options: Unpack[RequestOptions],
+) -> GenerationResponse:
+    """Generate a whole response (streamed under the hood, so ``timing`` is filled)."""
+    with generate_stream(prompt, callback=callback, http_client=http_client, **options) as stream:
+        return stream.until_done()

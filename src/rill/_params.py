@@ -1,0 +1,106 @@
+"""The generation parameters rill accepts, with the same names for every
+provider, and their validation at the call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from ._errors import InvalidRequestError
+
+__all__ = ["GenerationParams", "Timeouts", "validate_params"]
+
+
+class GenerationParams(TypedDict, total=False):
+    """Common parameters. Anything provider-specific goes in ``extra_body=``."""
+
+    temperature: float
+    max_tokens: int
+    top_p: float
+    stop: str | list[str]
+    seed: int
+    n: int
+    tools: list[dict[str, Any]]
+    tool_choice: str | dict[str, Any]
+    response_format: dict[str, Any]
+    logprobs: bool
+    top_logprobs: int
+    presence_penalty: float
+    frequency_penalty: float
+    parallel_tool_calls: bool
+    reasoning_effort: str
+    user: str
+
+
+_NUMBER = (int, float)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "temperature": _NUMBER,
+    "max_tokens": (int,),
+    "top_p": _NUMBER,
+    "stop": (str, list, tuple),
+    "seed": (int,),
+    "n": (int,),
+    "tools": (list, tuple),
+    "tool_choice": (str, dict),
+    "response_format": (dict,),
+    "logprobs": (bool,),
+    "top_logprobs": (int,),
+    "presence_penalty": _NUMBER,
+    "frequency_penalty": _NUMBER,
+    "parallel_tool_calls": (bool,),
+    "reasoning_effort": (str,),
+    "user": (str,),
+}
+assert set(_TYPES) == set(GenerationParams.__annotations__)
+
+
+def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check names and types; return the parameters that were set."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        expected = _TYPES.get(name)
+        if expected is None:
+            known = ", ".join(sorted(_TYPES))
+            raise InvalidRequestError(
+                f"unknown parameter {name!r}; known parameters: {known}. "
+                f"Pass provider-specific options in extra_body={{...}}"
+            )
+        if value is None:
+            continue
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, expected) or (is_bool and bool not in expected):
+            names = " or ".join(t.__name__ for t in expected)
+            raise InvalidRequestError(
+                f"parameter {name!r} must be {names}, not {type(value).__name__}"
+            )
+        out[name] = list(value) if isinstance(value, tuple) else value
+    n = out.get("n", 1)
+    if n < 1:
+        raise InvalidRequestError(f"n must be at least 1, got {n}")
+    if "max_tokens" in out and out["max_tokens"] < 1:
+        raise InvalidRequestError(f"max_tokens must be at least 1, got {out['max_tokens']}")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds to wait. ``first_token`` bounds the wait for the response and
+    its first output; ``idle`` bounds each gap between reads after that;
+    ``total`` bounds the whole call (None: unbounded)."""
+
+    connect: float = 10.0
+    first_token: float = 300.0
+    idle: float = 120.0
+    total: float | None = None
+
+    @classmethod
+    def of(cls, value: float | Timeouts | None) -> Timeouts:
+        if value is None:
+            return cls()
+        if isinstance(value, Timeouts):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            seconds = float(value)
+            return cls(connect=seconds, first_token=seconds, idle=seconds, total=None)
+        raise InvalidRequestError(f"timeout must be a positive number or Timeouts, not {value!r}")

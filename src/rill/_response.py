@@ -1,0 +1,97 @@
+"""The accumulated result of a generation: GenerationResponse and its parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+__all__ = ["Choice", "GenerationResponse", "Timing", "ToolCall", "Usage"]
+
+
+@dataclass(slots=True, frozen=True)
+class Usage:
+    """Token counts. ``estimated`` is True when rill counted them itself because
+    the provider reported none (see :mod:`rill._estimate`)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    estimated: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class Timing:
+    """Where the time went, in seconds, measured by the client.
+
+    ``ttft`` is the time from sending the request to the first chunk carrying
+    output; ``gap_*`` describe the pauses between consecutive chunks.
+    """
+
+    ttft: float | None = None
+    total: float = 0.0
+    chunks: int = 0
+    output_tokens_per_second: float | None = None
+    gap_median: float | None = None
+    gap_p95: float | None = None
+    gap_max: float | None = None
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A complete tool call. ``arguments`` is the text the model produced;
+    ``args`` is that text parsed, or None when it is not a JSON object (for
+    example when the output was cut off by ``max_tokens``)."""
+
+    id: str
+    name: str
+    arguments: str = ""
+    index: int = 0
+
+    @property
+    def args(self) -> dict[str, Any] | None:
+        text = self.arguments.strip() or "{}"
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+
+
+@dataclass(slots=True)
+class Choice:
+    """One of ``n`` alternative completions."""
+
+    index: int = 0
+    content: str = ""
+    reasoning: str = ""
+    refusal: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    logprobs: list[Any] | None = None
+    reasoning_signature: str | None = None
+
+
+@dataclass(slots=True)
+class GenerationResponse:
+    """A whole response. The top-level text fields are those of the first
+    choice; ``choices`` has one entry per choice when ``n > 1``."""
+
+    content: str = ""
+    reasoning: str = ""
+    refusal: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    id: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    timing: Timing = field(default_factory=Timing)
+    choices: list[Choice] = field(default_factory=list)
+    logprobs: list[Any] | None = None
+
+    def __str__(self) -> str:
+        return self.content

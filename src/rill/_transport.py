@@ -1,0 +1,60 @@
+"""What both drivers need from httpx, in one place: the request, per-phase
+timeouts, the body iterator choice, and the default client."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+
+from ._session import StreamSession
+
+__all__ = ["build_httpx_request", "default_client", "switch_to_idle_timeout", "wants_decoding"]
+
+_default_client: httpx.Client | None = None
+_default_lock = threading.Lock()
+
+
+def default_client() -> httpx.Client:
+    """A process-wide pooled client for calls that bring none."""
+    global _default_client
+    if _default_client is None:
+        with _default_lock:
+            if _default_client is None:
+                _default_client = httpx.Client(
+                    timeout=None, limits=httpx.Limits(max_keepalive_connections=20)
+                )
+    return _default_client
+
+
+def build_httpx_request(client: httpx.Client | httpx.AsyncClient, session: StreamSession) -> httpx.Request:
+    http = session.request.http
+    timeouts = session.request.timeouts
+    return client.build_request(
+        http.method,
+        http.url,
+        content=http.body,
+        headers=dict(http.headers),
+        timeout=httpx.Timeout(
+            connect=timeouts.connect,
+            read=timeouts.first_token,
+            write=timeouts.connect,
+            pool=timeouts.connect,
+        ),
+    )
+
+
+def switch_to_idle_timeout(response: httpx.Response, seconds: float) -> None:
+    """After the first output, the read timeout bounds the gap between reads.
+    httpcore reads the timeout from the request's extensions on every receive,
+    so updating that mapping takes effect for the rest of the body."""
+    timeouts: Any = response.request.extensions.get("timeout")
+    if isinstance(timeouts, dict):
+        timeouts["read"] = seconds
+
+
+def wants_decoding(response: httpx.Response) -> bool:
+    """True when the body has a content-encoding (gzip, br): read decoded bytes."""
+    encoding = response.headers.get("content-encoding", "identity")
+    return encoding.strip().lower() not in ("", "identity")

@@ -1,0 +1,331 @@
+"""The OpenAI Chat Completions wire format, spoken by OpenAI and by every
+OpenAI-compatible server (vLLM, llama.cpp, Ollama's /v1, Groq, DeepSeek,
+Mistral, OpenRouter, Together, Fireworks, Azure OpenAI, ...).
+
+Vendor differences are in the data, not in branches: reasoning arrives as
+``reasoning_content`` (DeepSeek, Z.ai) or ``reasoning`` (Groq, OpenRouter);
+usage arrives in a final chunk with empty ``choices``, inside the finish chunk
+(DeepSeek, Mistral) or in ``x_groq.usage``; errors arrive as ``event: error``
+(Groq), as an ``error`` object inside a normal chunk (OpenRouter) or as a JSON
+body under an event-stream content type. An Azure first chunk with empty
+``choices`` and ``prompt_filter_results`` carries no usage and yields nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .._chunks import StreamChunk, ToolCallDelta
+from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
+from .._messages import Message
+from .._response import ToolCall, Usage
+from ..wire import SSEDecoder
+from ._base import Call
+
+__all__ = ["OpenAIChatCodec", "OpenAIChatDecoder", "parse_openai_usage"]
+
+# A body that never produced an event is kept (up to this size) so that a JSON
+# error body sent under ``text/event-stream`` can still be reported.
+_HEAD_LIMIT = 1 << 20
+
+
+class OpenAIChatCodec:
+    """Builds Chat Completions requests and decodes their responses.
+
+    ``max_tokens_field`` is ``max_completion_tokens`` for OpenAI itself (its
+    reasoning models reject ``max_tokens``) and ``max_tokens`` elsewhere.
+    """
+
+    name = "openai-chat"
+
+    def __init__(self, *, max_tokens_field: str = "max_tokens") -> None:
+        self.max_tokens_field = max_tokens_field
+
+    def path(self, call: Call) -> str:
+        return "/chat/completions"
+
+    def build_body(self, call: Call) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": call.model,
+            "messages": [_message_json(m) for m in call.messages],
+        }
+        for key, value in call.params.items():
+            if value is None:
+                continue
+            body[self.max_tokens_field if key == "max_tokens" else key] = value
+        if call.stream:
+            body["stream"] = True
+            if call.stream_usage:
+                body["stream_options"] = {"include_usage": True}
+        body.update(call.extra_body)
+        return body
+
+    def stream_decoder(self, call: Call) -> OpenAIChatDecoder:
+        return OpenAIChatDecoder(call.n, call.provider)
+
+    def decode_response(self, body: bytes) -> list[StreamChunk]:
+        obj = _loads(body)
+        error = obj.get("error")
+        if error:
+            raise ProviderStreamError(provider_error_message("provider", error), error=error)
+        usage = parse_openai_usage(obj)
+        model = obj.get("model")
+        rid = obj.get("id")
+        chunks = []
+        for position, choice in enumerate(obj.get("choices") or ()):
+            message = choice.get("message") or {}
+            calls = tuple(
+                ToolCallDelta(
+                    i,
+                    tc.get("id"),
+                    (tc.get("function") or {}).get("name"),
+                    (tc.get("function") or {}).get("arguments") or "",
+                )
+                for i, tc in enumerate(message.get("tool_calls") or ())
+            )
+            content = message.get("content") or ""
+            reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+            if content.__class__ is not str:
+                content, reasoning = _content_parts(content, reasoning)
+            chunks.append(
+                StreamChunk(
+                    content,
+                    reasoning,
+                    message.get("refusal") or "",
+                    calls,
+                    choice.get("finish_reason"),
+                    choice.get("index", position),
+                    usage if position == 0 else None,
+                    model,
+                    rid,
+                    _logprobs(choice.get("logprobs")),
+                    None,
+                    obj,
+                )
+            )
+        if not chunks and usage is not None:
+            chunks.append(StreamChunk(usage=usage, model=model, id=rid, raw=obj))
+        return chunks
+
+
+class OpenAIChatDecoder:
+    """Per-response decoder: SSE bytes -> ``StreamChunk`` per choice delta."""
+
+    __slots__ = ("_done", "_finished", "_head", "_n", "_provider", "_sse", "error")
+
+    def __init__(self, n: int = 1, provider: str = "provider") -> None:
+        self._provider = provider or "provider"
+        self._sse = SSEDecoder()
+        self._n = n
+        self._finished: set[int] = set()
+        self._done = False
+        self._head: list[bytes] | None = []
+        self.error: RemoteError | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self._done or len(self._finished) >= self._n
+
+    def feed(self, data: bytes) -> list[StreamChunk]:
+        head = self._head
+        if head is not None:
+            if self._sse.events_seen or sum(map(len, head)) > _HEAD_LIMIT:
+                self._head = None
+            else:
+                head.append(data)
+        out: list[StreamChunk] = []
+        for event in self._sse.decode(data):
+            if self.error is not None:
+                break
+            self._event(event.event, event.data, out)
+        return out
+
+    def flush(self) -> list[StreamChunk]:
+        out: list[StreamChunk] = []
+        for event in self._sse.flush():
+            self._event(event.event, event.data, out)
+        if not self._sse.events_seen and self._head:
+            self._non_sse_body(b"".join(self._head), out)
+        return out
+
+    def _event(self, name: str, data: str, out: list[StreamChunk]) -> None:
+        if data == "[DONE]":
+            self._done = True
+            return
+        if self._done:
+            return
+        obj = _loads(data)
+        if name == "error":
+            error = obj.get("error", obj) if isinstance(obj, dict) else obj
+            self.error = ProviderStreamError(
+                provider_error_message(self._provider, error), error=error
+            )
+            return
+        if not isinstance(obj, dict):
+            raise ProtocolError(f"expected a JSON object in the stream, got {data[:200]!r}")
+        error = obj.get("error")
+        usage = parse_openai_usage(obj)
+        if error:
+            if usage is not None:
+                out.append(StreamChunk(usage=usage, raw=obj))
+            self.error = ProviderStreamError(
+                provider_error_message(self._provider, error), error=error
+            )
+            return
+        choices = obj.get("choices")
+        model = obj.get("model") or None
+        rid = obj.get("id") or None
+        if not choices:
+            if usage is not None:
+                out.append(StreamChunk(usage=usage, model=model, id=rid, raw=obj))
+            return
+        for choice in choices:
+            delta = choice.get("delta") or {}
+            calls = delta.get("tool_calls")
+            finish = choice.get("finish_reason")
+            index = choice.get("index", 0)
+            if finish:
+                self._finished.add(index)
+            lp = choice.get("logprobs")
+            content = delta.get("content") or ""
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+            if content.__class__ is not str:
+                content, reasoning = _content_parts(content, reasoning)
+            out.append(
+                StreamChunk(
+                    content,
+                    reasoning,
+                    delta.get("refusal") or "",
+                    _tool_call_deltas(calls) if calls else (),
+                    finish,
+                    index,
+                    usage,
+                    model,
+                    rid,
+                    _logprobs(lp) if lp else None,
+                    None,
+                    obj,
+                )
+            )
+            usage = None  # reported once, on the first choice's chunk
+
+    def _non_sse_body(self, body: bytes, out: list[StreamChunk]) -> None:
+        """A body with no events at all: a JSON error or a whole non-streamed
+        response sent under an event-stream content type."""
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ProtocolError(
+                f"response is not an event stream: {body[:200]!r}"
+            ) from None
+        if isinstance(obj, list) and obj:
+            obj = obj[0]
+        if isinstance(obj, dict) and obj.get("error"):
+            error = obj["error"]
+            self.error = ProviderStreamError(
+                provider_error_message(self._provider, error), error=error
+            )
+            return
+        if isinstance(obj, dict) and obj.get("choices") is not None:
+            out.extend(OpenAIChatCodec().decode_response(body))
+            self._done = True
+            return
+        raise ProtocolError(f"response is not an event stream: {body[:200]!r}")
+
+
+def _content_parts(parts: Any, reasoning: str) -> tuple[str, str]:
+    """Content sent as a list of typed parts (Mistral's Magistral puts its
+    thinking there): text parts are content, thinking parts are reasoning."""
+    if not isinstance(parts, list):
+        raise ProtocolError(f"unexpected message content {parts!r:.200}")
+    text: list[str] = []
+    thought: list[str] = [reasoning] if reasoning else []
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            text.append(part.get("text") or "")
+        elif kind == "thinking":
+            inner = part.get("thinking")
+            if isinstance(inner, str):
+                thought.append(inner)
+            elif isinstance(inner, list):
+                thought.extend(p.get("text") or "" for p in inner if isinstance(p, dict))
+    return "".join(text), "".join(thought)
+
+
+def _tool_call_deltas(calls: list[dict[str, Any]]) -> tuple[ToolCallDelta, ...]:
+    deltas = []
+    for position, tc in enumerate(calls):
+        fn = tc.get("function") or {}
+        deltas.append(
+            ToolCallDelta(
+                tc.get("index", position), tc.get("id"), fn.get("name"), fn.get("arguments") or ""
+            )
+        )
+    return tuple(deltas)
+
+
+def _logprobs(lp: Any) -> list[Any] | None:
+    """Token logprobs of a choice: content tokens, or refusal tokens when the
+    model refused (each entry keeps its provider shape)."""
+    if not isinstance(lp, dict):
+        return None
+    tokens = lp.get("content") or lp.get("refusal")
+    return list(tokens) if tokens else None
+
+
+def parse_openai_usage(obj: dict[str, Any]) -> Usage | None:
+    """Usage from a chunk or response, wherever the vendor put it."""
+    raw = obj.get("usage")
+    if not raw:
+        groq = obj.get("x_groq")
+        raw = groq.get("usage") if isinstance(groq, dict) else None
+        if not raw:
+            return None
+    if not isinstance(raw, dict):
+        return None
+    prompt = raw.get("prompt_tokens") or 0
+    completion = raw.get("completion_tokens") or 0
+    details = raw.get("completion_tokens_details") or {}
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=raw.get("total_tokens") or prompt + completion,
+        reasoning_tokens=details.get("reasoning_tokens") or 0,
+        cached_tokens=prompt_details.get("cached_tokens") or raw.get("prompt_cache_hit_tokens") or 0,
+    )
+
+
+def _loads(data: str | bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"invalid JSON in stream ({exc}): {data[:200]!r}") from None
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role.value, "content": message.content}
+    if message.name is not None:
+        out["name"] = message.name
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if message.tool_calls:
+        out["tool_calls"] = [_tool_call_json(tc) for tc in message.tool_calls]
+        if message.content == "":
+            out["content"] = None
+    return out
+
+
+def _tool_call_json(call: Any) -> Any:
+    if isinstance(call, ToolCall):
+        return {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
+    return call

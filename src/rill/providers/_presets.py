@@ -1,0 +1,135 @@
+"""Built-in endpoints that speak OpenAI Chat Completions.
+
+Each preset is data: a default base URL, the environment variables for its key
+and URL, and whether a key is needed. Azure differs in URL shape and auth
+header, so it is a small subclass rather than a branch in the request path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .._errors import ConfigurationError
+from ._base import Call
+from ._openai_chat import OpenAIChatCodec
+from ._provider import Provider
+
+__all__ = ["AzureOpenAIProvider", "OllamaOpenAIProvider", "builtin_providers"]
+
+AZURE_API_VERSION = "2024-10-21"
+
+
+@dataclass(frozen=True)
+class AzureOpenAIProvider(Provider):
+    """Azure OpenAI: the model is the deployment name; the key goes in an
+    ``api-key`` header. A base URL ending in ``/openai/v1`` uses Azure's
+    OpenAI-style v1 API; any other is a resource endpoint whose deployment URL
+    is built here, with ``api-version`` from ``OPENAI_API_VERSION``."""
+
+    def url(self, base_url: str, call: Call) -> str:
+        if not base_url:
+            raise ConfigurationError(
+                "no Azure endpoint: set AZURE_OPENAI_ENDPOINT or pass base_url=..."
+            )
+        path = self.codec.path(call)
+        if base_url.endswith("/openai/v1"):
+            return base_url + path
+        version = os.environ.get("OPENAI_API_VERSION") or AZURE_API_VERSION
+        if "/openai/deployments/" not in base_url:
+            base_url = f"{base_url}/openai/deployments/{call.model}"
+        return f"{base_url}{path}?api-version={version}"
+
+
+@dataclass(frozen=True)
+class OllamaOpenAIProvider(Provider):
+    """Ollama's OpenAI-compatible ``/v1`` endpoint; ``OLLAMA_HOST`` names the
+    server (``host:port`` or a URL) the way the ``ollama`` CLI reads it."""
+
+    def resolve_base_url(self, base_url: str | None) -> str:
+        if base_url:
+            return base_url.rstrip("/")
+        host = os.environ.get("OLLAMA_HOST")
+        if not host:
+            return self.base_url
+        if "://" not in host:
+            host = "http://" + host
+        return host.rstrip("/") + "/v1"
+
+
+def builtin_providers() -> list[Provider]:
+    compat = OpenAIChatCodec()
+    return [
+        Provider(
+            "openai",
+            OpenAIChatCodec(max_tokens_field="max_completion_tokens"),
+            "https://api.openai.com/v1",
+            api_key_env=("OPENAI_API_KEY",),
+            base_url_env=("OPENAI_BASE_URL",),
+        ),
+        AzureOpenAIProvider(
+            "azure",
+            compat,
+            "",
+            api_key_env=("AZURE_OPENAI_API_KEY",),
+            base_url_env=("AZURE_OPENAI_ENDPOINT",),
+            auth_header="api-key",
+            auth_scheme="",
+        ),
+        OllamaOpenAIProvider(
+            "ollama", compat, "http://127.0.0.1:11434/v1", key_required=False
+        ),
+        Provider(
+            "vllm",
+            compat,
+            "http://127.0.0.1:8000/v1",
+            api_key_env=("VLLM_API_KEY",),
+            base_url_env=("VLLM_BASE_URL",),
+            key_required=False,
+        ),
+        Provider(
+            "llamacpp",
+            compat,
+            "http://127.0.0.1:8080/v1",
+            api_key_env=("LLAMACPP_API_KEY",),
+            base_url_env=("LLAMACPP_BASE_URL",),
+            key_required=False,
+        ),
+        Provider(
+            "lmstudio",
+            compat,
+            "http://127.0.0.1:1234/v1",
+            api_key_env=("LMSTUDIO_API_KEY",),
+            base_url_env=("LMSTUDIO_BASE_URL",),
+            key_required=False,
+        ),
+        Provider(
+            "groq", compat, "https://api.groq.com/openai/v1", api_key_env=("GROQ_API_KEY",)
+        ),
+        Provider(
+            "deepseek", compat, "https://api.deepseek.com/v1", api_key_env=("DEEPSEEK_API_KEY",)
+        ),
+        # Mistral always reports usage in the last chunk and rejects unknown fields.
+        Provider(
+            "mistral",
+            compat,
+            "https://api.mistral.ai/v1",
+            api_key_env=("MISTRAL_API_KEY",),
+            stream_usage=False,
+        ),
+        Provider(
+            "openrouter",
+            compat,
+            "https://openrouter.ai/api/v1",
+            api_key_env=("OPENROUTER_API_KEY",),
+        ),
+        Provider(
+            "together", compat, "https://api.together.xyz/v1", api_key_env=("TOGETHER_API_KEY",)
+        ),
+        Provider(
+            "fireworks",
+            compat,
+            "https://api.fireworks.ai/inference/v1",
+            api_key_env=("FIREWORKS_API_KEY",),
+        ),
+    ]

@@ -1,0 +1,92 @@
+"""``Provider``: an endpoint (base URL, authentication, environment variables)
+bound to a codec. Presets for OpenAI-compatible vendors are instances of it;
+a vendor whose URL or auth differs (Azure) is a small subclass."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .._errors import MissingAPIKeyError
+from ._base import Call, Codec, HTTPRequest
+
+__all__ = ["Provider"]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Where and how to reach one provider.
+
+    ``api_key_env`` / ``base_url_env`` are tried in order. ``auth_header`` and
+    ``auth_scheme`` build the credential header (``Authorization: Bearer KEY``
+    by default). ``key_required`` is False for local servers. ``stream_usage``
+    says whether the endpoint accepts ``stream_options.include_usage``.
+    """
+
+    name: str
+    codec: Codec
+    base_url: str
+    api_key_env: tuple[str, ...] = ()
+    base_url_env: tuple[str, ...] = ()
+    key_required: bool = True
+    auth_header: str = "authorization"
+    auth_scheme: str = "Bearer "
+    stream_usage: bool = True
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def resolve_base_url(self, base_url: str | None) -> str:
+        if base_url:
+            return base_url.rstrip("/")
+        for var in self.base_url_env:
+            value = os.environ.get(var)
+            if value:
+                return value.rstrip("/")
+        return self.base_url.rstrip("/")
+
+    def resolve_api_key(self, api_key: str | None) -> str | None:
+        if api_key:
+            return api_key
+        for var in self.api_key_env:
+            value = os.environ.get(var)
+            if value:
+                return value
+        if self.key_required:
+            raise MissingAPIKeyError(self.name, self.api_key_env)
+        return None
+
+    def url(self, base_url: str, call: Call) -> str:
+        return base_url + self.codec.path(call)
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        if api_key is None:
+            return {}
+        return {self.auth_header: self.auth_scheme + api_key}
+
+    def build_request(
+        self,
+        call: Call,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> HTTPRequest:
+        """Everything a driver needs to send ``call``. Raises at once on a
+        missing key, so misconfiguration never waits for the first ``next()``."""
+        key = self.resolve_api_key(api_key)
+        root = self.resolve_base_url(base_url)
+        body: dict[str, Any] = self.codec.build_body(call)
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream" if call.stream else "application/json",
+            **self.headers,
+            **self.auth_headers(key),
+            **{k.lower(): v for k, v in (extra_headers or {}).items()},
+        }
+        return HTTPRequest("POST", self.url(root, call), orjson.dumps(body), headers)
+
+    def __repr__(self) -> str:
+        return f"Provider(name={self.name!r}, codec={self.codec.name!r}, base_url={self.base_url!r})"

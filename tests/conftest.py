@@ -1,0 +1,47 @@
+"""Shared test helpers: where the recorded corpus lives, and a clean environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WIRE = ROOT.parent / "shared" / "fixtures" / "wire"
+
+_KEY_VARS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_ENDPOINT",
+    "GROQ_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "MISTRAL_API_KEY",
+    "OPENROUTER_API_KEY",
+    "TOGETHER_API_KEY",
+    "FIREWORKS_API_KEY",
+    "OLLAMA_HOST",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's real keys or endpoints."""
+    for var in _KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+def wire_files(group: str, pattern: str = "*.sse") -> list[Path]:
+    """Recorded bodies of one corpus group, or a skip when the corpus is absent."""
+    folder = WIRE / group
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(pattern) if not p.name.endswith(".request.json"))
+
+
+def require_wire() -> None:
+    if not WIRE.is_dir():
+        pytest.skip(f"recorded provider streams not found at {WIRE} (../shared is absent)")
