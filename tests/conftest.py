@@ -45,3 +45,17 @@ def wire_files(group: str, pattern: str = "*.sse") -> list[Path]:
 def require_wire() -> None:
     if not WIRE.is_dir():
         pytest.skip(f"recorded provider streams not found at {WIRE} (../shared is absent)")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every ``async def`` test on anyio's plugin, without marking each."""
+    import inspect
+
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.anyio)

@@ -1,9 +1,9 @@
 """rill: stream LLM output from every major provider through one small, fast, typed API.
 
-    import rill
+import rill
 
-    for chunk in rill.generate_stream("Hi", model="openai/gpt-4o-mini"):
-        print(chunk.content, end="", flush=True)
+for chunk in rill.generate_stream("Hi", model="openai/gpt-4o-mini"):
+    print(chunk.content, end="", flush=True)
 """
 
 from ._async import AsyncStream, agenerate, agenerate_stream

@@ -4,7 +4,7 @@ with httpx's async client and anyio for sleeping (so it runs on any backend)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -47,7 +47,10 @@ class AsyncStream:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
@@ -72,7 +75,7 @@ class AsyncStream:
 
 async def _drive(
     session: StreamSession, client: httpx.AsyncClient | None
-) -> AsyncIterator[StreamChunk]:
+) -> AsyncGenerator[StreamChunk, None]:
     owned = client is None
     http = httpx.AsyncClient(timeout=None) if client is None else client
     try:
@@ -120,6 +123,8 @@ async def _body(session: StreamSession, response: httpx.Response) -> AsyncIterat
             if callback is not None:
                 await _call(callback, chunk, is_async)
             yield chunk
+        if session.error is not None:
+            raise session.error
         if not idle and session.timing.started:
             switch_to_idle_timeout(response, session.request.timeouts.idle)
             idle = True

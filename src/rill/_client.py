@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -45,7 +45,10 @@ class Stream:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -71,7 +74,7 @@ class Stream:
         return f"<rill.Stream {request.provider.name}/{request.call.model}>"
 
 
-def _drive(session: StreamSession, client: httpx.Client) -> Iterator[StreamChunk]:
+def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChunk, None, None]:
     callback = session.request.callback
     attempt = 0
     while True:
@@ -108,19 +111,21 @@ def _body(
     feed = session.feed
     body = response.iter_bytes() if wants_decoding(response) else response.iter_raw()
     for data in body:
-        chunks = feed(data)
-        if callback is not None:
-            for chunk in chunks:
+        if callback is None:
+            yield from feed(data)
+        else:
+            for chunk in feed(data):
                 callback(chunk)
-        yield from chunks
+                yield chunk
+        if session.error is not None:
+            raise session.error
         if not idle and session.timing.started:
             switch_to_idle_timeout(response, session.request.timeouts.idle)
             idle = True
-    chunks = session.end()
-    if callback is not None:
-        for chunk in chunks:
+    for chunk in session.end():
+        if callback is not None:
             callback(chunk)
-    yield from chunks
+        yield chunk
 
 
 def _read_phase(session: StreamSession) -> str:

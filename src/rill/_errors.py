@@ -35,6 +35,7 @@ Messages never contain API keys: only the name of the variable to set.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class ConnectError(TransportError):
     """No connection could be made to the provider."""
 
 
-class TimeoutError(TransportError):  # noqa: A001 - deliberately rill.TimeoutError
+class TimeoutError(TransportError):
     """A timeout expired. ``phase`` is ``connect``, ``first_token``, ``idle`` or ``total``."""
 
     def __init__(
@@ -267,14 +268,14 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    from datetime import datetime
     from email.utils import parsedate_to_datetime
-    from datetime import datetime, timezone
 
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def provider_error_message(provider: str, error: Any) -> str:

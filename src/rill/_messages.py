@@ -63,7 +63,9 @@ def _role(value: object) -> MessageRole:
         return MessageRole(value)
     except ValueError:
         known = ", ".join(r.value for r in MessageRole)
-        raise InvalidRequestError(f"unknown message role {value!r}; expected one of {known}") from None
+        raise InvalidRequestError(
+            f"unknown message role {value!r}; expected one of {known}"
+        ) from None
 
 
 def normalize_messages(prompt: Prompt, *, system: str | None = None) -> tuple[Message, ...]:

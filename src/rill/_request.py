@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Required, TypedDict
+from typing import Any, Required
 
 from ._errors import InvalidRequestError
 from ._messages import Message, Prompt, normalize_messages
@@ -61,9 +61,12 @@ def prepare_request(
     params = {k: v for k, v in options.items() if k not in _OPTION_NAMES}
     if "model" not in options:
         raise InvalidRequestError("model= is required, e.g. model='openai/gpt-4o-mini'")
-    return _prepare(prompt, callback=callback, params=params, **{
-        k: v for k, v in options.items() if k in _OPTION_NAMES
-    })
+    return _prepare(
+        prompt,
+        callback=callback,
+        params=params,
+        **{k: v for k, v in options.items() if k in _OPTION_NAMES},
+    )
 
 
 def _prepare(

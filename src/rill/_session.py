@@ -50,20 +50,22 @@ class StreamSession:
         session.start()                       # before each attempt
         session.begin(status, headers)        # False: read the body, then
         raise session.status_failure(body)    #   (or retry: session.retry_delay)
-        chunks = session.feed(data)           # per network read
+        chunks = session.feed(data)           # per network read; yield them,
+        if session.error: raise session.error #   then stop if the stream failed
         chunks = session.end()                # at end of body
         raise session.failure(exc)            # on a transport error mid-body
     """
 
     __slots__ = (
         "_buffer",
-        "_decoder",
         "_deadline",
+        "_decoder",
         "_final",
         "_first_token_deadline",
-        "_status",
         "_headers",
+        "_status",
         "accumulator",
+        "error",
         "request",
         "timing",
     )
@@ -79,6 +81,7 @@ class StreamSession:
         self._headers: Mapping[str, str] = {}
         self._deadline: float | None = None
         self._first_token_deadline = 0.0
+        self.error: RemoteError | None = None
 
     # -------------------------------------------------------------- attempts
 
@@ -88,6 +91,7 @@ class StreamSession:
         self.accumulator = Accumulator()
         self._decoder = None
         self._buffer = None
+        self.error = None
         now = time.perf_counter()
         timeouts = self.request.timeouts
         if self._deadline is None and timeouts.total is not None:
@@ -126,18 +130,24 @@ class StreamSession:
             if error.status_code not in _RETRY_STATUSES:
                 return None
             if isinstance(error, RateLimitError | ServerError):
-                after = error.retry_after
+                after: float | None = error.retry_after
                 if after is not None:
                     return min(after, _MAX_RETRY_AFTER)
         elif not isinstance(error, ConnectError | TimeoutError):
             return None
-        backoff = min(_MAX_BACKOFF, 0.5 * 2**attempt)
+        backoff = min(_MAX_BACKOFF, 0.5 * 2.0**attempt)
         return backoff * (0.75 + random.random() / 2)
 
     # ------------------------------------------------------------------ body
 
     def feed(self, data: bytes) -> list[StreamChunk]:
-        """Bytes of the body arrived; returns the chunks they completed."""
+        """Bytes of the body arrived; returns the chunks they completed.
+
+        A failure found in these bytes is set as ``error`` (with the partial
+        response) rather than raised, so the chunks that preceded it are
+        still delivered; the driver raises ``error`` after yielding them."""
+        if self.error is not None:
+            raise self.error
         if self._buffer is not None:
             self._buffer.append(data)
             return []
@@ -151,14 +161,16 @@ class StreamSession:
             add(chunk)
         if accumulator.output_chars != before:
             self.timing.output()
-        elif not self.timing.started:
-            self._check_first_token()
-        if decoder.error is not None:
-            raise self._with_partial(decoder.error)
-        if self._deadline is not None and time.perf_counter() > self._deadline:
-            raise TimeoutError(
-                "total timeout expired", phase="total", partial=self.response
+        elif not self.timing.started and time.perf_counter() > self._first_token_deadline:
+            self.error = TimeoutError(
+                "no output before the first-token timeout", phase="first_token"
             )
+        if decoder.error is not None:
+            self.error = decoder.error
+        elif self._deadline is not None and time.perf_counter() > self._deadline:
+            self.error = TimeoutError("total timeout expired", phase="total")
+        if self.error is not None:
+            self._with_partial(self.error)
         return chunks
 
     def end(self) -> list[StreamChunk]:
@@ -204,9 +216,7 @@ class StreamSession:
             )
         if not self._status:
             return ConnectError(f"could not reach {self.request.provider.name}: {message}")
-        return IncompleteStreamError(
-            f"the stream was cut short: {message}", partial=self.response
-        )
+        return IncompleteStreamError(f"the stream was cut short: {message}", partial=self.response)
 
     # --------------------------------------------------------------- results
 
@@ -245,12 +255,6 @@ class StreamSession:
             usage=usage,
             timing=self.timing.timing(acc.chunks, usage.completion_tokens),
         )
-
-    def _check_first_token(self) -> None:
-        if time.perf_counter() > self._first_token_deadline:
-            raise TimeoutError(
-                "no output before the first-token timeout", phase="first_token", partial=self.response
-            )
 
     def _with_partial(self, error: RemoteError) -> RemoteError:
         if isinstance(error, StreamError | TransportError) and error.partial is None:

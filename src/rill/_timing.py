@@ -15,7 +15,7 @@ __all__ = ["TimingRecorder"]
 
 
 class TimingRecorder:
-    __slots__ = ("_first", "_gaps", "_last", "_start", "_end")
+    __slots__ = ("_end", "_first", "_gaps", "_last", "_start")
 
     def __init__(self) -> None:
         self._start = time.perf_counter()

@@ -28,7 +28,9 @@ def default_client() -> httpx.Client:
     return _default_client
 
 
-def build_httpx_request(client: httpx.Client | httpx.AsyncClient, session: StreamSession) -> httpx.Request:
+def build_httpx_request(
+    client: httpx.Client | httpx.AsyncClient, session: StreamSession
+) -> httpx.Request:
     http = session.request.http
     timeouts = session.request.timeouts
     return client.build_request(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .._chunks import StreamChunk
+from .._errors import RemoteError
 from .._messages import Message
 
 __all__ = ["Call", "ChunkDecoder", "Codec", "HTTPRequest"]
@@ -54,8 +55,11 @@ class ChunkDecoder(Protocol):
     ``feed`` may raise :class:`~rill.ProviderStreamError` or
     :class:`~rill.ProtocolError`; ``complete`` tells whether the provider has
     signalled the end of the stream, so a connection that closes before then
-    is reported as incomplete.
+    is reported as incomplete. A failure the provider reported is set as
+    ``error`` (not raised) so the chunks decoded before it are still delivered.
     """
+
+    error: RemoteError | None
 
     @property
     def complete(self) -> bool: ...

@@ -136,10 +136,14 @@ class OpenAIChatDecoder:
             else:
                 head.append(data)
         out: list[StreamChunk] = []
-        for event in self._sse.decode(data):
-            if self.error is not None:
-                break
-            self._event(event.event, event.data, out)
+        try:
+            for event in self._sse.decode(data):
+                if self.error is not None:
+                    break
+                self._event(event.event, event.data, out)
+        except ProtocolError as exc:
+            # Reported after the chunks that preceded it, which stay in the partial.
+            self.error = exc
         return out
 
     def flush(self) -> list[StreamChunk]:
@@ -217,9 +221,7 @@ class OpenAIChatDecoder:
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise ProtocolError(
-                f"response is not an event stream: {body[:200]!r}"
-            ) from None
+            raise ProtocolError(f"response is not an event stream: {body[:200]!r}") from None
         if isinstance(obj, list) and obj:
             obj = obj[0]
         if isinstance(obj, dict) and obj.get("error"):
@@ -297,7 +299,9 @@ def parse_openai_usage(obj: dict[str, Any]) -> Usage | None:
         completion_tokens=completion,
         total_tokens=raw.get("total_tokens") or prompt + completion,
         reasoning_tokens=details.get("reasoning_tokens") or 0,
-        cached_tokens=prompt_details.get("cached_tokens") or raw.get("prompt_cache_hit_tokens") or 0,
+        cached_tokens=prompt_details.get("cached_tokens")
+        or raw.get("prompt_cache_hit_tokens")
+        or 0,
     )
 
 

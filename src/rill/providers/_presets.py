@@ -76,9 +76,7 @@ def builtin_providers() -> list[Provider]:
             auth_header="api-key",
             auth_scheme="",
         ),
-        OllamaOpenAIProvider(
-            "ollama", compat, "http://127.0.0.1:11434/v1", key_required=False
-        ),
+        OllamaOpenAIProvider("ollama", compat, "http://127.0.0.1:11434/v1", key_required=False),
         Provider(
             "vllm",
             compat,
@@ -103,9 +101,7 @@ def builtin_providers() -> list[Provider]:
             base_url_env=("LMSTUDIO_BASE_URL",),
             key_required=False,
         ),
-        Provider(
-            "groq", compat, "https://api.groq.com/openai/v1", api_key_env=("GROQ_API_KEY",)
-        ),
+        Provider("groq", compat, "https://api.groq.com/openai/v1", api_key_env=("GROQ_API_KEY",)),
         Provider(
             "deepseek", compat, "https://api.deepseek.com/v1", api_key_env=("DEEPSEEK_API_KEY",)
         ),

@@ -89,4 +89,6 @@ class Provider:
         return HTTPRequest("POST", self.url(root, call), orjson.dumps(body), headers)
 
     def __repr__(self) -> str:
-        return f"Provider(name={self.name!r}, codec={self.codec.name!r}, base_url={self.base_url!r})"
+        return (
+            f"Provider(name={self.name!r}, codec={self.codec.name!r}, base_url={self.base_url!r})"
+        )

@@ -26,9 +26,7 @@ def register_provider(provider: Provider, *, replace: bool = False) -> None:
     """Make ``provider`` available as ``"<provider.name>/<model>"``."""
     with _lock:
         if provider.name in _providers and not replace:
-            raise ValueError(
-                f"provider {provider.name!r} is already registered; pass replace=True"
-            )
+            raise ValueError(f"provider {provider.name!r} is already registered; pass replace=True")
         _providers[provider.name] = provider
 
 
