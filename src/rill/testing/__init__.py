@@ -1,0 +1,48 @@
+"""Test rill, and code built on rill, without a real provider.
+
+``Emulator`` is an HTTP server on loopback that speaks provider protocols
+(OpenAI Chat Completions so far) and answers each request with a ``Script``:
+what the model says (``Reply``, ``ScriptedToolCall``), how fast, with which
+status, and which ``Fault`` to inject. With pytest, the ``rill_emulator``
+fixture yields a started one.
+
+    with Emulator() as emu:
+        emu.enqueue(Script.of_text("Hello there, world"))
+        client = openai.OpenAI(base_url=emu.base_url, api_key="test")
+
+The names load on first use: pytest imports this package for the fixture in
+every project that has rill installed, and most test runs never need a server.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._script import Fault, RecordedRequest, Reply, Script, ScriptedToolCall
+    from ._server import Emulator
+
+__all__ = ["Emulator", "Fault", "RecordedRequest", "Reply", "Script", "ScriptedToolCall"]
+
+_HOMES = {
+    "Emulator": "._server",
+    "Fault": "._script",
+    "RecordedRequest": "._script",
+    "Reply": "._script",
+    "Script": "._script",
+    "ScriptedToolCall": "._script",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
