@@ -14,6 +14,7 @@ the same response (hypothesis, sans-IO, no server needed).
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,7 @@ def decode(body: bytes, cuts: list[int], n: int) -> tuple[list[Any], Any]:
     accumulator = Accumulator()
     chunks = []
     edges = [0, *sorted(cuts), len(body)]
-    for start, end in zip(edges, edges[1:], strict=False):
+    for start, end in itertools.pairwise(edges):
         chunks += decoder.feed(body[start:end])
     chunks += decoder.flush()
     for chunk in chunks:
