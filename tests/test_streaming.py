@@ -89,7 +89,8 @@ def test_tool_calls_and_refusal(rill_emulator: Emulator) -> None:
         ScriptedToolCall("get_time", '{"tz": "CET"}'),
     )
     rill_emulator.enqueue(Script(replies=(Reply(tool_calls=calls),)))
-    response = rill.generate("weather?", **opts(rill_emulator, tools=[{"type": "function"}]))
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+    response = rill.generate("weather?", **opts(rill_emulator, tools=tools))
     assert response.finish_reason == "tool_calls"
     assert [(t.name, t.args) for t in response.tool_calls] == [
         ("get_weather", {"city": "Paris"}),

@@ -31,7 +31,9 @@ class _ChoiceState:
     __slots__ = (
         "content",
         "finish_reason",
+        "items",
         "logprobs",
+        "native_finish_reason",
         "reasoning",
         "refusal",
         "signature",
@@ -46,6 +48,8 @@ class _ChoiceState:
         self.finish_reason: str | None = None
         self.logprobs: list[Any] | None = None
         self.signature: str | None = None
+        self.native_finish_reason: str | None = None
+        self.items: list[Any] = []
 
     def snapshot(self, index: int) -> Choice:
         calls = [
@@ -63,6 +67,8 @@ class _ChoiceState:
             finish_reason=self.finish_reason,
             logprobs=list(self.logprobs) if self.logprobs is not None else None,
             reasoning_signature=self.signature,
+            native_finish_reason=self.native_finish_reason,
+            items=list(self.items),
         )
 
 
@@ -107,12 +113,15 @@ class Accumulator:
                     self.output_chars += len(delta.arguments)
         if chunk.finish_reason:
             state.finish_reason = chunk.finish_reason
+            state.native_finish_reason = chunk.native_finish_reason or chunk.finish_reason
         if chunk.logprobs:
             if state.logprobs is None:
                 state.logprobs = []
             state.logprobs.extend(chunk.logprobs)
         if chunk.reasoning_signature:
             state.signature = chunk.reasoning_signature
+        if chunk.items:
+            state.items.extend(chunk.items)
         if chunk.usage is not None:
             self.usage = chunk.usage
         if self.model is None and chunk.model:
@@ -157,4 +166,7 @@ class Accumulator:
             timing=timing or Timing(),
             choices=choices,
             logprobs=first.logprobs,
+            reasoning_signature=first.reasoning_signature,
+            native_finish_reason=first.native_finish_reason,
+            items=first.items,
         )

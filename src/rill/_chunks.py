@@ -59,6 +59,8 @@ _FIELDS = (
     "id",
     "logprobs",
     "reasoning_signature",
+    "native_finish_reason",
+    "items",
 )
 
 
@@ -67,8 +69,13 @@ class StreamChunk:
 
     ``content``, ``reasoning`` and ``refusal`` are deltas (``""`` when absent);
     ``tool_calls`` are :class:`ToolCallDelta` fragments; ``finish_reason`` is set
-    on the chunk that ends a choice; ``usage`` on the chunk where the provider
-    reported it; ``raw`` is the provider's parsed payload for this event.
+    on the chunk that ends a choice, in rill's vocabulary (``stop``, ``length``,
+    ``tool_calls``, ``content_filter``, ``refusal``, ``error``), with the
+    provider's own word in ``native_finish_reason``; ``usage`` is the provider's
+    running total, on the chunk where it arrived; ``reasoning_signature`` closes
+    a signed reasoning block; ``items`` are complete provider-specific output
+    items kept verbatim (server tool calls and results, redacted or encrypted
+    reasoning, citations); ``raw`` is the provider's parsed payload.
     """
 
     __slots__ = (*_FIELDS, "raw")
@@ -87,6 +94,8 @@ class StreamChunk:
         logprobs: list[Any] | None = None,
         reasoning_signature: str | None = None,
         raw: Any = None,
+        native_finish_reason: str | None = None,
+        items: tuple[Any, ...] = (),
     ) -> None:
         self.content = content
         self.reasoning = reasoning
@@ -100,6 +109,8 @@ class StreamChunk:
         self.logprobs = logprobs
         self.reasoning_signature = reasoning_signature
         self.raw = raw
+        self.native_finish_reason = native_finish_reason
+        self.items = items
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StreamChunk):

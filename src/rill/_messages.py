@@ -32,8 +32,12 @@ class Message:
     """One message of a conversation.
 
     ``content`` is text, or a list of provider content parts (images, files)
-    passed through as given. An assistant message may carry ``tool_calls``; a
-    tool result names the call it answers with ``tool_call_id``.
+    passed through as given. An assistant message may carry ``tool_calls``
+    (:class:`~rill.ToolCall` values or OpenAI-shaped dicts) and, to continue a
+    conversation with providers that require it, its ``reasoning`` with the
+    ``reasoning_signature`` and the opaque provider ``items`` it came with
+    (``GenerationResponse.to_message()`` fills these). A tool result names the
+    call it answers with ``tool_call_id``.
     """
 
     role: MessageRole
@@ -41,6 +45,9 @@ class Message:
     name: str | None = None
     tool_call_id: str | None = None
     tool_calls: list[Any] | None = field(default=None)
+    reasoning: str | None = None
+    reasoning_signature: str | None = None
+    items: list[Any] | None = None
 
     def __post_init__(self) -> None:
         self.role = _role(self.role)
@@ -53,12 +60,28 @@ class Message:
 
 Prompt: TypeAlias = str | Sequence[Message | Mapping[str, Any]]
 
-_MESSAGE_KEYS = frozenset({"role", "content", "name", "tool_call_id", "tool_calls"})
+_MESSAGE_KEYS = frozenset(
+    {
+        "role",
+        "content",
+        "name",
+        "tool_call_id",
+        "tool_calls",
+        "reasoning",
+        "reasoning_signature",
+        "items",
+    }
+)
 
 
 def _role(value: object) -> MessageRole:
     if isinstance(value, MessageRole):
         return value
+    known = ", ".join(r.value for r in MessageRole)
+    if not isinstance(value, str):
+        raise InvalidRequestError(
+            f"message role must be a string, not {value!r}; use one of {known}"
+        )
     try:
         return MessageRole(value)
     except ValueError:
@@ -103,6 +126,9 @@ def _message(item: object, position: int) -> Message:
             name=item.get("name"),
             tool_call_id=item.get("tool_call_id"),
             tool_calls=item.get("tool_calls"),
+            reasoning=item.get("reasoning"),
+            reasoning_signature=item.get("reasoning_signature"),
+            items=item.get("items"),
         )
     raise InvalidRequestError(
         f"message {position} must be a Message or a dict, not {type(item).__name__}"

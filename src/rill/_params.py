@@ -3,7 +3,7 @@ provider, and their validation at the call."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -21,7 +21,7 @@ class GenerationParams(TypedDict, total=False):
     stop: str | list[str]
     seed: int
     n: int
-    tools: list[dict[str, Any]]
+    tools: Sequence[object]
     tool_choice: str | dict[str, Any]
     response_format: dict[str, Any]
     logprobs: bool
@@ -74,7 +74,7 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidRequestError(
                 f"parameter {name!r} must be {names}, not {type(value).__name__}"
             )
-        out[name] = list(value) if isinstance(value, tuple) else value
+        out[name] = list(value) if isinstance(value, tuple) and name == "stop" else value
     n = out.get("n", 1)
     if n < 1:
         raise InvalidRequestError(f"n must be at least 1, got {n}")

@@ -12,6 +12,7 @@ from typing import Any, Required
 from ._errors import InvalidRequestError
 from ._messages import Message, Prompt, normalize_messages
 from ._params import GenerationParams, Timeouts, validate_params
+from ._tools import normalize_tool_choice, normalize_tools
 from .providers import Call, HTTPRequest, Provider, resolve_model
 
 __all__ = ["PreparedRequest", "RequestOptions", "prepare_request"]
@@ -92,11 +93,15 @@ def _prepare(
         raise InvalidRequestError("callback must be callable")
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise InvalidRequestError("extra_body must be a dict")
+    tools = normalize_tools(checked.pop("tools", None) or ())
+    choice = checked.pop("tool_choice", None)
     call = Call(
         model=model_id,
         messages=messages,
         params=checked,
-        stream=True,
+        stream=provider.streaming,
+        tools=tools,
+        tool_choice=None if choice is None else normalize_tool_choice(choice, tools),
         stream_usage=provider.stream_usage,
         extra_body=dict(extra_body or {}),
         provider=provider.name,

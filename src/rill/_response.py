@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from ._messages import Message
 
 __all__ = ["Choice", "GenerationResponse", "Timing", "ToolCall", "Usage"]
 
@@ -73,6 +76,8 @@ class Choice:
     finish_reason: str | None = None
     logprobs: list[Any] | None = None
     reasoning_signature: str | None = None
+    native_finish_reason: str | None = None
+    items: list[Any] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -92,6 +97,25 @@ class GenerationResponse:
     timing: Timing = field(default_factory=Timing)
     choices: list[Choice] = field(default_factory=list)
     logprobs: list[Any] | None = None
+    reasoning_signature: str | None = None
+    native_finish_reason: str | None = None
+    items: list[Any] = field(default_factory=list)
 
     def __str__(self) -> str:
         return self.content
+
+    def to_message(self, choice: int = 0) -> Message:
+        """This response as the assistant turn of a continued conversation:
+        text, tool calls, and the reasoning (with its signature) and provider
+        items that some providers require to be sent back."""
+        from ._messages import Message, MessageRole
+
+        picked = self.choices[choice] if self.choices else Choice()
+        return Message(
+            role=MessageRole.ASSISTANT,
+            content=picked.content,
+            tool_calls=list(picked.tool_calls) or None,
+            reasoning=picked.reasoning or None,
+            reasoning_signature=picked.reasoning_signature,
+            items=list(picked.items) or None,
+        )

@@ -106,9 +106,7 @@ class StreamSession:
         self._headers = headers
         if status >= 400:
             return False
-        content_type = headers.get("content-type", "")
-        if "json" in content_type and "event-stream" not in content_type:
-            # The server answered with a whole response (or an error) instead of a stream.
+        if not self.request.call.stream:
             self._buffer = []
         else:
             self._decoder = self.request.provider.codec.stream_decoder(self.request.call)

@@ -17,13 +17,20 @@ from typing import Any, Protocol
 from .._chunks import StreamChunk
 from .._errors import RemoteError
 from .._messages import Message
+from .._tools import ToolSpec
 
 __all__ = ["Call", "ChunkDecoder", "Codec", "HTTPRequest"]
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A validated generation request, independent of any provider."""
+    """A validated generation request, independent of any provider.
+
+    ``params`` holds the common parameters other than tools; ``tools`` and
+    ``tool_choice`` are normalized (``auto``/``none``/``required``/a tool name)
+    for each codec to render. ``stream`` is False for providers that cannot
+    stream: their whole response then arrives as one chunk per choice.
+    """
 
     model: str
     messages: tuple[Message, ...]
@@ -32,6 +39,8 @@ class Call:
     stream_usage: bool = True
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     provider: str = ""
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str | None = None
 
     @property
     def n(self) -> int:
@@ -51,6 +60,10 @@ class HTTPRequest:
 
 class ChunkDecoder(Protocol):
     """Per-response state: bytes in, chunks out.
+
+    A body that is not a stream at all (a whole JSON response or a JSON error
+    sent instead) is the decoder's to recognise, since what counts as a stream
+    differs: Gemini streams a JSON array under ``application/json``.
 
     ``feed`` may raise :class:`~rill.ProviderStreamError` or
     :class:`~rill.ProtocolError`; ``complete`` tells whether the provider has

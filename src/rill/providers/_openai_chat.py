@@ -21,10 +21,14 @@ from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
 from .._messages import Message
 from .._response import ToolCall, Usage
+from .._tools import ToolSpec
 from ..wire import SSEDecoder
 from ._base import Call
 
 __all__ = ["OpenAIChatCodec", "OpenAIChatDecoder", "parse_openai_usage"]
+
+# OpenAI's words are rill's, but for the legacy function_call.
+_FINISH = {"function_call": "tool_calls"}
 
 # A body that never produced an event is kept (up to this size) so that a JSON
 # error body sent under ``text/event-stream`` can still be reported.
@@ -55,6 +59,14 @@ class OpenAIChatCodec:
             if value is None:
                 continue
             body[self.max_tokens_field if key == "max_tokens" else key] = value
+        if call.tools:
+            body["tools"] = [_tool_json(t) for t in call.tools]
+        if call.tool_choice is not None:
+            body["tool_choice"] = (
+                call.tool_choice
+                if call.tool_choice in ("auto", "none", "required")
+                else {"type": "function", "function": {"name": call.tool_choice}}
+            )
         if call.stream:
             body["stream"] = True
             if call.stream_usage:
@@ -89,13 +101,14 @@ class OpenAIChatCodec:
             reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
             if content.__class__ is not str:
                 content, reasoning = _content_parts(content, reasoning)
+            native = choice.get("finish_reason")
             chunks.append(
                 StreamChunk(
                     content,
                     reasoning,
                     message.get("refusal") or "",
                     calls,
-                    choice.get("finish_reason"),
+                    _FINISH.get(native, native) if native else None,
                     choice.get("index", position),
                     usage if position == 0 else None,
                     model,
@@ -103,6 +116,7 @@ class OpenAIChatCodec:
                     _logprobs(choice.get("logprobs")),
                     None,
                     obj,
+                    native,
                 )
             )
         if not chunks and usage is not None:
@@ -188,9 +202,10 @@ class OpenAIChatDecoder:
         for choice in choices:
             delta = choice.get("delta") or {}
             calls = delta.get("tool_calls")
-            finish = choice.get("finish_reason")
+            native = choice.get("finish_reason")
+            finish = _FINISH.get(native, native) if native else None
             index = choice.get("index", 0)
-            if finish:
+            if native:
                 self._finished.add(index)
             lp = choice.get("logprobs")
             content = delta.get("content") or ""
@@ -211,6 +226,7 @@ class OpenAIChatDecoder:
                     _logprobs(lp) if lp else None,
                     None,
                     obj,
+                    native,
                 )
             )
             usage = None  # reported once, on the first choice's chunk
@@ -323,6 +339,15 @@ def _message_json(message: Message) -> dict[str, Any]:
         if message.content == "":
             out["content"] = None
     return out
+
+
+def _tool_json(tool: ToolSpec) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "parameters": tool.schema}
+    if tool.description:
+        function["description"] = tool.description
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
 
 
 def _tool_call_json(call: Any) -> Any:

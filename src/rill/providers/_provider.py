@@ -25,6 +25,9 @@ class Provider:
     ``auth_scheme`` build the credential header (``Authorization: Bearer KEY``
     by default). ``key_required`` is False for local servers. ``stream_usage``
     says whether the endpoint accepts ``stream_options.include_usage``.
+    ``streaming`` is False for an endpoint that cannot stream: rill then asks
+    for the whole response and yields it as one chunk, so streaming code runs
+    unchanged.
     """
 
     name: str
@@ -36,6 +39,7 @@ class Provider:
     auth_header: str = "authorization"
     auth_scheme: str = "Bearer "
     stream_usage: bool = True
+    streaming: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def resolve_base_url(self, base_url: str | None) -> str:

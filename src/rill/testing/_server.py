@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib
 import threading
 import time
 from collections import deque
@@ -26,14 +28,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from ._openai_chat import OpenAIChatEncoder
 from ._script import Fault, RecordedRequest, Script
 
 __all__ = ["ENCODERS", "Emulator", "Encoder"]
 
 
 class Encoder(Protocol):
-    """Turns a script into one protocol's bytes. Sans-IO: no sockets, no clock."""
+    """Turns a script into one protocol's bytes. Sans-IO: no sockets, no clock.
+
+    An encoder may set ``content_type`` for its streamed responses (default
+    ``text/event-stream``; NDJSON protocols say ``application/x-ndjson``).
+    """
 
     def wants_stream(self, request: RecordedRequest) -> bool:
         """Whether ``request`` asked for a streamed response."""
@@ -56,8 +61,38 @@ class Encoder(Protocol):
         ...
 
 
-ENCODERS: Mapping[str, Encoder] = MappingProxyType({"/chat/completions": OpenAIChatEncoder()})
-"""Path suffix -> encoder. The longest matching suffix wins."""
+# Path suffix -> (module, class) of the encoder for that protocol. Modules load
+# on first use; the longest matching suffix wins.
+_ENCODER_HOMES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "/chat/completions": ("._openai_chat", "OpenAIChatEncoder"),
+        "/v1/messages": ("._anthropic", "AnthropicEncoder"),
+        ":streamGenerateContent": ("._gemini", "GeminiEncoder"),
+        ":generateContent": ("._gemini", "GeminiEncoder"),
+        "/api/chat": ("._ollama", "OllamaChatEncoder"),
+        "/api/generate": ("._ollama", "OllamaGenerateEncoder"),
+        "/responses": ("._openai_responses", "ResponsesEncoder"),
+        "/v2/chat": ("._cohere", "CohereEncoder"),
+    }
+)
+
+
+@functools.cache
+def _load_encoder(module: str, name: str) -> Encoder:
+    encoder: Encoder = getattr(importlib.import_module(module, __package__), name)()
+    return encoder
+
+
+def encoder_for(path: str) -> Encoder | None:
+    """The encoder whose suffix ends ``path`` (longest first), or None."""
+    for suffix, (module, name) in sorted(_ENCODER_HOMES.items(), key=lambda kv: -len(kv[0])):
+        if path.endswith(suffix):
+            return _load_encoder(module, name)
+    return None
+
+
+ENCODERS = _ENCODER_HOMES
+"""The protocol registry (path suffix -> encoder module and class)."""
 
 DEFAULT_SCRIPT = Script.of_text("Hello! This is the rill emulator.")
 
@@ -95,7 +130,6 @@ class Emulator:
         self.host = host
         self.default: Script = default if default is not None else DEFAULT_SCRIPT
         self._port = port
-        self._encoders = sorted(ENCODERS.items(), key=lambda item: -len(item[0]))
         self._lock = threading.Lock()
         self._connections_changed = threading.Condition(self._lock)
         self._queue: deque[Script] = deque()
@@ -304,7 +338,7 @@ class Emulator:
             content_type, chunked = script.content_type, True
         elif encoder.wants_stream(request):
             frames = encoder.stream(script, request, seq=seq, created=int(time.time()))
-            content_type, chunked = "text/event-stream", True
+            content_type, chunked = getattr(encoder, "content_type", "text/event-stream"), True
         else:
             frames = [encoder.complete(script, request, seq=seq, created=int(time.time()))]
             content_type, chunked = "application/json", False
@@ -321,10 +355,7 @@ class Emulator:
         return keep_alive
 
     def _route(self, path: str) -> Encoder | None:
-        for suffix, encoder in self._encoders:
-            if path.endswith(suffix):
-                return encoder
-        return None
+        return encoder_for(path)
 
     def _take_script(self) -> tuple[Script, int]:
         with self._lock:
