@@ -36,6 +36,11 @@ def test_crlf_split_between_chunks_is_one_line_end() -> None:
     assert [e.data for e in events] == ["a", "b"]
 
 
+def test_empty_chunk_between_cr_and_lf() -> None:
+    events = decode_all(b"data\r", b"", b"\ndata\r\n\r\n")
+    assert [e.data for e in events] == ["\n"]
+
+
 def test_comments_and_unknown_fields_are_ignored() -> None:
     events = decode_all(b": keep-alive\n\n: OPENROUTER PROCESSING\nfoo: bar\ndata: x\n\n")
     assert [e.data for e in events] == ["x"]

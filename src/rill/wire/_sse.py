@@ -106,6 +106,8 @@ class SSEDecoder:
         return self._last_id
 
     def decode(self, chunk: bytes) -> list[ServerSentEvent]:
+        if not chunk:
+            return []
         if not self._started:
             head = b"".join(self._pending) + chunk
             if len(head) < 3 and _BOM.startswith(head):
