@@ -43,8 +43,9 @@ class AzureOpenAIProvider(Provider):
 
 @dataclass(frozen=True)
 class OllamaOpenAIProvider(Provider):
-    """Ollama's OpenAI-compatible ``/v1`` endpoint; ``OLLAMA_HOST`` names the
-    server (``host:port`` or a URL) the way the ``ollama`` CLI reads it."""
+    """Ollama's OpenAI-compatible ``/v1`` endpoint (``ollama-openai/...``);
+    ``OLLAMA_HOST`` names the server (``host:port`` or a URL) the way the
+    ``ollama`` CLI reads it. The native API is the ``ollama/...`` provider."""
 
     def resolve_base_url(self, base_url: str | None) -> str:
         if base_url:
@@ -58,6 +59,19 @@ class OllamaOpenAIProvider(Provider):
 
 
 def builtin_providers() -> list[Provider]:
+    """Every provider rill ships: the OpenAI-compatible presets below and the
+    native codecs, each module contributing its own endpoints."""
+    from . import _anthropic, _cohere, _gemini, _ollama, _openai_responses
+
+    native = [
+        provider
+        for module in (_anthropic, _gemini, _ollama, _openai_responses, _cohere)
+        for provider in module.providers()
+    ]
+    return _openai_compatible() + native
+
+
+def _openai_compatible() -> list[Provider]:
     compat = OpenAIChatCodec()
     return [
         Provider(
