@@ -115,9 +115,19 @@ def _openai_compatible() -> list[Provider]:
             base_url_env=("LMSTUDIO_BASE_URL",),
             key_required=False,
         ),
-        Provider("groq", compat, "https://api.groq.com/openai/v1", api_key_env=("GROQ_API_KEY",)),
         Provider(
-            "deepseek", compat, "https://api.deepseek.com/v1", api_key_env=("DEEPSEEK_API_KEY",)
+            "groq",
+            compat,
+            "https://api.groq.com/openai/v1",
+            api_key_env=("GROQ_API_KEY",),
+            base_url_env=("GROQ_BASE_URL",),
+        ),
+        Provider(
+            "deepseek",
+            compat,
+            "https://api.deepseek.com/v1",
+            api_key_env=("DEEPSEEK_API_KEY",),
+            base_url_env=("DEEPSEEK_BASE_URL",),
         ),
         # Mistral always reports usage in the last chunk and rejects unknown fields.
         Provider(
@@ -125,6 +135,7 @@ def _openai_compatible() -> list[Provider]:
             compat,
             "https://api.mistral.ai/v1",
             api_key_env=("MISTRAL_API_KEY",),
+            base_url_env=("MISTRAL_BASE_URL",),
             stream_usage=False,
         ),
         Provider(
@@ -132,14 +143,20 @@ def _openai_compatible() -> list[Provider]:
             compat,
             "https://openrouter.ai/api/v1",
             api_key_env=("OPENROUTER_API_KEY",),
+            base_url_env=("OPENROUTER_BASE_URL",),
         ),
         Provider(
-            "together", compat, "https://api.together.xyz/v1", api_key_env=("TOGETHER_API_KEY",)
+            "together",
+            compat,
+            "https://api.together.xyz/v1",
+            api_key_env=("TOGETHER_API_KEY",),
+            base_url_env=("TOGETHER_BASE_URL",),
         ),
         Provider(
             "fireworks",
             compat,
             "https://api.fireworks.ai/inference/v1",
             api_key_env=("FIREWORKS_API_KEY",),
+            base_url_env=("FIREWORKS_BASE_URL",),
         ),
     ]

@@ -1,0 +1,37 @@
+"""The curated public namespace: complete, sorted, and nothing else leaks."""
+
+from __future__ import annotations
+
+import types
+
+import rill
+from rill import _errors
+
+
+def test_all_names_exist_and_are_sorted() -> None:
+    for name in rill.__all__:
+        assert hasattr(rill, name), name
+    assert rill.__all__ == sorted(rill.__all__)
+
+
+def test_every_public_attribute_is_in_all() -> None:
+    public = {
+        name
+        for name, value in vars(rill).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public <= set(rill.__all__)
+
+
+def test_every_error_is_exported() -> None:
+    assert set(_errors.__all__) <= set(rill.__all__)
+    for name in _errors.__all__:
+        error = getattr(rill, name)
+        assert issubclass(error, rill.RillError)
+
+
+def test_local_and_remote_errors_are_distinct() -> None:
+    assert issubclass(rill.ConfigurationError, ValueError)
+    assert not issubclass(rill.RemoteError, rill.ConfigurationError)
+    assert issubclass(rill.StreamError, rill.RemoteError)
+    assert issubclass(rill.TimeoutError, rill.TransportError)
