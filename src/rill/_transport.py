@@ -3,6 +3,7 @@ timeouts, the body iterator choice, and the default client."""
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any
 
@@ -25,6 +26,8 @@ def default_client() -> httpx.Client:
                 _default_client = httpx.Client(
                     timeout=None, limits=httpx.Limits(max_keepalive_connections=20)
                 )
+                # Pooled keep-alive sockets are closed at exit, not left to the GC.
+                atexit.register(_default_client.close)
     return _default_client
 
 
