@@ -1,0 +1,89 @@
+"""Structured streaming: incremental JSON to a live partial document.
+
+``JsonStreamParser`` turns text chunks into path ops, ``Assembler`` applies them
+to one live document, and ``to_patches`` / ``apply_patches`` carry the same ops
+to a browser as JSON-patch-like dicts. All of it is sans-IO and linear in the
+size of the input, however it is chunked.
+
+The pydantic layer (``ObjectTracker``, ``partial_model``, ``progress``, ...)
+is imported on first use, so the JSON layer works without pydantic.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from ._assembler import Assembler
+from ._ops import (
+    AppendString,
+    Close,
+    Op,
+    Path,
+    Scalar,
+    SetScalar,
+    StartArray,
+    StartObject,
+    StartString,
+    coalesce,
+)
+from ._parser import JsonStreamError, JsonStreamParser
+from ._patches import apply_patch, apply_patches, to_patches, to_pointer
+
+if TYPE_CHECKING:
+    from ._partial import (
+        ObjectTracker,
+        PartialBase,
+        Progress,
+        StructuredValidationError,
+        build_partial,
+        partial_model,
+        progress,
+        validate_final,
+    )
+
+__all__ = [
+    "AppendString",
+    "Assembler",
+    "Close",
+    "JsonStreamError",
+    "JsonStreamParser",
+    "ObjectTracker",
+    "Op",
+    "PartialBase",
+    "Path",
+    "Progress",
+    "Scalar",
+    "SetScalar",
+    "StartArray",
+    "StartObject",
+    "StartString",
+    "StructuredValidationError",
+    "apply_patch",
+    "apply_patches",
+    "build_partial",
+    "coalesce",
+    "partial_model",
+    "progress",
+    "to_patches",
+    "to_pointer",
+    "validate_final",
+]
+
+_PARTIAL_NAMES = frozenset(
+    {
+        "ObjectTracker",
+        "PartialBase",
+        "Progress",
+        "StructuredValidationError",
+        "build_partial",
+        "partial_model",
+        "progress",
+        "validate_final",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PARTIAL_NAMES:
+        from . import _partial
+
+        return getattr(_partial, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
