@@ -1,0 +1,1 @@
+"""Benchmarks for rill; run ``python -m benchmarks.streaming`` from the repository root."""

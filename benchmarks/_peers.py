@@ -1,0 +1,348 @@
+"""The clients under test, each written the way its documentation shows.
+
+Every client reads the same stream and returns the whole text, so the harness
+can check that nobody skipped work. A client imports its library in ``load()``,
+not at module import, so a missing optional package is reported, not fatal,
+and a fresh process pays only for the library it measures. The loops stay plain
+``for`` + ``append`` in every client, like the floor's, so they differ only in
+the library they drive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import importlib.util
+import os
+from abc import ABC, abstractmethod
+from time import perf_counter
+from typing import Any, ClassVar
+
+__all__ = ["PEERS", "Peer", "missing"]
+
+MODEL = "bench"
+PROMPT = "Count for me."
+MESSAGES = [{"role": "user", "content": PROMPT}]
+
+
+class Peer(ABC):
+    """One client: ``load`` the library, ``open`` a reusable client, then stream."""
+
+    name: ClassVar[str]
+    module: ClassVar[str]
+    """The import that must succeed, and the distribution whose version is shown."""
+
+    @abstractmethod
+    def load(self) -> None:
+        """Import the library (kept out of the timed region)."""
+
+    @abstractmethod
+    def open(self, url: str) -> None:
+        """Build the client object(s) that every later request reuses."""
+
+    @abstractmethod
+    def read(self) -> str:
+        """Stream one whole response and return its text."""
+
+    @abstractmethod
+    def first(self) -> float:
+        """Stream one whole response; return ``perf_counter()`` at its first text piece.
+
+        Reading to the end leaves the connection in the pool for the next request.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional; some libraries keep their own clients
+        """Release the client."""
+
+    @classmethod
+    def version(cls) -> str:
+        try:
+            return importlib.metadata.version(cls.module.replace("_", "-"))
+        except importlib.metadata.PackageNotFoundError:
+            return "?"
+
+
+def missing(peer: type[Peer]) -> bool:
+    return importlib.util.find_spec(peer.module) is None
+
+
+class _AsyncPeer(Peer):
+    """Runs every request of one client on one event loop, from ``open`` to ``close``."""
+
+    def open(self, url: str) -> None:
+        self._runner = asyncio.Runner()
+        self._runner.run(self._open(url))
+
+    def read(self) -> str:
+        return str(self._runner.run(self._read()))
+
+    def first(self) -> float:
+        return float(self._runner.run(self._first()))
+
+    def close(self) -> None:
+        self._runner.run(self._close())
+        self._runner.close()
+
+    @abstractmethod
+    async def _open(self, url: str) -> None: ...
+
+    @abstractmethod
+    async def _read(self) -> str: ...
+
+    @abstractmethod
+    async def _first(self) -> float: ...
+
+    @abstractmethod
+    async def _close(self) -> None: ...
+
+
+class Floor(Peer):
+    """The naive baseline: httpx text lines, ``json.loads`` per event."""
+
+    name = "floor (httpx+json)"
+    module = "httpx"
+
+    def load(self) -> None:
+        import json
+
+        import httpx
+
+        self._httpx: Any = httpx
+        self._loads = json.loads
+
+    def open(self, url: str) -> None:
+        self._client = self._httpx.Client(timeout=60)
+        self._url = url + "/chat/completions"
+        self._body = {"model": MODEL, "messages": MESSAGES, "stream": True}
+
+    def read(self) -> str:
+        loads = self._loads
+        parts = []
+        with self._client.stream("POST", self._url, json=self._body) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    data = line[6:]
+                    if data == "[DONE]":
+                        break
+                    choices = loads(data)["choices"]
+                    if choices:
+                        parts.append(choices[0]["delta"].get("content") or "")
+        return "".join(parts)
+
+    def first(self) -> float:
+        stamp = 0.0
+        with self._client.stream("POST", self._url, json=self._body) as response:
+            for line in response.iter_lines():
+                if not stamp and line.startswith("data: {"):
+                    choices = self._loads(line[6:])["choices"]
+                    if choices and choices[0]["delta"].get("content"):
+                        stamp = perf_counter()
+        return stamp
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class _Rill(Peer):
+    module = "rill"
+
+    def load(self) -> None:
+        import httpx
+
+        import rill
+
+        self._httpx: Any = httpx
+        self._rill: Any = rill
+
+    def _options(self, url: str, client: Any) -> dict[str, Any]:
+        return {"model": "openai/" + MODEL, "base_url": url, "api_key": "x", "http_client": client}
+
+
+class RillSync(_Rill):
+    name = "rill sync"
+
+    def open(self, url: str) -> None:
+        self._client = self._httpx.Client(timeout=60)
+        self._kwargs = self._options(url, self._client)
+
+    def read(self) -> str:
+        parts = []
+        with self._rill.generate_stream(PROMPT, **self._kwargs) as stream:
+            for chunk in stream:
+                parts.append(chunk.content)
+            stream.response  # noqa: B018 - the accumulated response is part of the cost
+        return "".join(parts)
+
+    def first(self) -> float:
+        stamp = 0.0
+        with self._rill.generate_stream(PROMPT, **self._kwargs) as stream:
+            for chunk in stream:
+                if not stamp and chunk.content:
+                    stamp = perf_counter()
+        return stamp
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class RillAsync(_Rill, _AsyncPeer):
+    name = "rill async"
+
+    async def _open(self, url: str) -> None:
+        self._client = self._httpx.AsyncClient(timeout=60)
+        self._kwargs = self._options(url, self._client)
+
+    async def _read(self) -> str:
+        parts = []
+        async with self._rill.agenerate_stream(PROMPT, **self._kwargs) as stream:
+            async for chunk in stream:
+                parts.append(chunk.content)
+            stream.response  # noqa: B018
+        return "".join(parts)
+
+    async def _first(self) -> float:
+        stamp = 0.0
+        async with self._rill.agenerate_stream(PROMPT, **self._kwargs) as stream:
+            async for chunk in stream:
+                if not stamp and chunk.content:
+                    stamp = perf_counter()
+        return stamp
+
+    async def _close(self) -> None:
+        await self._client.aclose()
+
+
+class _OpenAI(Peer):
+    module = "openai"
+
+    def load(self) -> None:
+        import openai
+
+        self._openai: Any = openai
+
+
+class OpenAISync(_OpenAI):
+    name = "openai SDK sync"
+
+    def open(self, url: str) -> None:
+        self._client = self._openai.OpenAI(base_url=url, api_key="x")
+
+    def read(self) -> str:
+        parts = []
+        stream = self._client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        for chunk in stream:
+            if chunk.choices:
+                parts.append(chunk.choices[0].delta.content or "")
+        return "".join(parts)
+
+    def first(self) -> float:
+        stamp = 0.0
+        stream = self._client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        for chunk in stream:
+            if not stamp and chunk.choices and chunk.choices[0].delta.content:
+                stamp = perf_counter()
+        return stamp
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class OpenAIAsync(_OpenAI, _AsyncPeer):
+    name = "openai SDK async"
+
+    async def _open(self, url: str) -> None:
+        self._client = self._openai.AsyncOpenAI(base_url=url, api_key="x")
+
+    async def _read(self) -> str:
+        parts = []
+        create = self._client.chat.completions.create
+        async for chunk in await create(model=MODEL, messages=MESSAGES, stream=True):
+            if chunk.choices:
+                parts.append(chunk.choices[0].delta.content or "")
+        return "".join(parts)
+
+    async def _first(self) -> float:
+        stamp = 0.0
+        create = self._client.chat.completions.create
+        async for chunk in await create(model=MODEL, messages=MESSAGES, stream=True):
+            if not stamp and chunk.choices and chunk.choices[0].delta.content:
+                stamp = perf_counter()
+        return stamp
+
+    async def _close(self) -> None:
+        await self._client.close()
+
+
+class LiteLLM(Peer):
+    name = "litellm"
+    module = "litellm"
+
+    def load(self) -> None:
+        # Use the bundled price table instead of fetching one over the network at import.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        self._completion = litellm.completion
+
+    def open(self, url: str) -> None:
+        self._kwargs: dict[str, Any] = {
+            "model": "openai/" + MODEL,
+            "api_base": url,
+            "api_key": "x",
+            "messages": MESSAGES,
+            "stream": True,
+        }
+
+    def read(self) -> str:
+        parts = []
+        for chunk in self._completion(**self._kwargs):
+            if chunk.choices:
+                parts.append(chunk.choices[0].delta.content or "")
+        return "".join(parts)
+
+    def first(self) -> float:
+        stamp = 0.0
+        for chunk in self._completion(**self._kwargs):
+            if not stamp and chunk.choices and chunk.choices[0].delta.content:
+                stamp = perf_counter()
+        return stamp
+
+
+class LangChain(Peer):
+    name = "langchain-openai"
+    module = "langchain_openai"
+
+    def load(self) -> None:
+        import langchain_openai
+
+        self._chat_model: Any = langchain_openai.ChatOpenAI
+
+    def open(self, url: str) -> None:
+        self._model = self._chat_model(model=MODEL, base_url=url, api_key="x", streaming=True)
+
+    def read(self) -> str:
+        parts = []
+        for chunk in self._model.stream(PROMPT):
+            parts.append(chunk.content)
+        return "".join(parts)
+
+    def first(self) -> float:
+        stamp = 0.0
+        for chunk in self._model.stream(PROMPT):
+            if not stamp and chunk.content:
+                stamp = perf_counter()
+        return stamp
+
+
+PEERS: dict[str, type[Peer]] = {
+    "floor": Floor,
+    "rill-sync": RillSync,
+    "rill-async": RillAsync,
+    "openai-sync": OpenAISync,
+    "openai-async": OpenAIAsync,
+    "litellm": LiteLLM,
+    "langchain": LangChain,
+}
+"""Key (as used on the command line) -> client. The first one is the floor."""

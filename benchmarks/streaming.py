@@ -1,0 +1,295 @@
+"""Client CPU per chunk of a streamed chat completion: rill beside its peers.
+
+``python -m benchmarks.streaming`` (``make bench``) starts the rill emulator in
+a separate process, streams the same 10,000-chunk OpenAI Chat Completions
+response through every installed client, round-robin, and prints the median
+client CPU per chunk and its ratio to a naive httpx + ``json`` floor measured in
+the same run. Then time to first token (fresh process and warm) and the
+``import rill`` time. Results also go to ``benchmarks/results/streaming.json``.
+See ``benchmarks/README.md`` for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ._emulator import emulator
+from ._measure import (
+    ROOT,
+    ImportTime,
+    Samples,
+    expected_text,
+    fresh_ttft,
+    import_time,
+    throughput,
+    warm_ttft,
+)
+from ._peers import PEERS, Peer, missing
+
+FLOOR = "floor"
+FRESH_TTFT_CLIENTS = ("floor", "rill-sync", "openai-sync")
+RILL = ("rill-sync", "rill-async")
+TTFT_DELAY = 0.05
+"""The TTFT emulator waits this long before its first byte, like a fast provider."""
+TTFT_CHUNKS = 100
+TARGET_RATIO = 1.0
+TARGET_IMPORT = 0.150
+TARGET_TTFT_GAP = 0.030
+OUTPUT = ROOT / "benchmarks" / "results" / "streaming.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    chunks = args.chunks or (2_000 if args.quick else 10_000)
+    rounds = args.rounds or (2 if args.quick else 5)
+    repeats = 3 if args.quick else 5
+
+    peers, status = _load(args.clients)
+    if FLOOR not in peers:
+        print(f"the floor client is required: {status.get(FLOOR, 'not selected')}")
+        return 1
+    if args.profile:
+        return _profile(peers, args.profile, chunks, args.tps)
+
+    expected = expected_text(chunks)
+    print(_heading(chunks, rounds, args.tps), flush=True)
+    with emulator(chunks=chunks, tps=args.tps) as url, _opened(peers, url):
+        for name, error in _warm_up(peers, expected).items():
+            status[name] = error
+            del peers[name]
+        samples = throughput(peers, rounds=rounds, expected=expected)
+
+    with emulator(chunks=TTFT_CHUNKS, ttft=TTFT_DELAY) as url:
+        with _opened(peers, url):
+            warm = warm_ttft(peers, repeats=repeats)
+        fresh = fresh_ttft([n for n in FRESH_TTFT_CLIENTS if n in peers], url, repeats=3)
+
+    imports = import_time(repeats=5)
+
+    results = _results(peers, status, samples, warm, fresh, imports, chunks, rounds, args.tps)
+    _print(results, imports, verbose=args.verbose)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {output}")
+    return 0
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.streaming", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--chunks", type=int, help="text pieces per stream (default 10000)")
+    parser.add_argument("--rounds", type=int, help="timed streams per client (default 5)")
+    parser.add_argument("--quick", action="store_true", help="2,000 chunks, 2 rounds: a smoke run")
+    parser.add_argument(
+        "--clients",
+        type=lambda text: text.split(","),
+        default=list(PEERS),
+        help=f"comma-separated subset of: {','.join(PEERS)}",
+    )
+    parser.add_argument(
+        "--tps",
+        type=float,
+        help="pace the server at this many events per second, one write each (default: "
+        "full speed, events batched into 64 KiB writes)",
+    )
+    parser.add_argument(
+        "--profile", metavar="CLIENT", help="profile one stream of CLIENT with cProfile, then stop"
+    )
+    parser.add_argument("--verbose", action="store_true", help="also show the slowest imports")
+    parser.add_argument("--output", default=str(OUTPUT), help="JSON file (default: %(default)s)")
+    args = parser.parse_args(argv)
+    unknown = set(args.clients) - set(PEERS) | ({args.profile} - set(PEERS) - {None})
+    if unknown:
+        parser.error(f"unknown client(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def _load(names: list[str]) -> tuple[dict[str, Peer], dict[str, str]]:
+    """Import each selected client's library; a missing one is noted and skipped."""
+    if FLOOR not in names:
+        names = [FLOOR, *names]
+    peers: dict[str, Peer] = {}
+    status: dict[str, str] = {}
+    for name in PEERS:
+        if name not in names:
+            continue
+        if missing(PEERS[name]):
+            status[name] = "not installed"
+            continue
+        peer = PEERS[name]()
+        try:
+            peer.load()
+        except Exception as exc:  # an optional peer must not stop the run
+            status[name] = f"import failed: {type(exc).__name__}: {exc}"
+        else:
+            peers[name] = peer
+            status[name] = "ok"
+    return peers, status
+
+
+@contextmanager
+def _opened(peers: dict[str, Peer], url: str) -> Iterator[None]:
+    opened = []
+    try:
+        for peer in peers.values():
+            peer.open(url)
+            opened.append(peer)
+        yield
+    finally:
+        for peer in opened:
+            peer.close()
+
+
+def _warm_up(peers: dict[str, Peer], expected: str) -> dict[str, str]:
+    """Read one stream with each peer; return the peers (never the floor or rill) that failed."""
+    failed = {}
+    for name, peer in peers.items():
+        try:
+            text = peer.read()
+        except Exception as exc:
+            if name == FLOOR or name in RILL:
+                raise
+            failed[name] = f"failed: {type(exc).__name__}: {exc}"
+            continue
+        if text != expected:
+            raise RuntimeError(f"{name}: {len(text)} characters of text, expected {len(expected)}")
+    return failed
+
+
+def _profile(peers: dict[str, Peer], name: str, chunks: int, tps: float | None) -> int:
+    if name not in peers:
+        print(f"{name} is not available")
+        return 1
+    peer = peers[name]
+    with emulator(chunks=chunks, tps=tps) as url, _opened({name: peer}, url):
+        peer.read()
+        profiler = cProfile.Profile()
+        profiler.runcall(peer.read)
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.strip_dirs().sort_stats("tottime").print_stats(20)
+    return 0
+
+
+def _heading(chunks: int, rounds: int, tps: float | None) -> str:
+    pace = f"paced at {tps:,.0f} events/s" if tps else "full speed"
+    return (
+        f"rill streaming benchmark: {chunks:,} chunks per stream ({pace}), {rounds} timed rounds; "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}\n"
+    )
+
+
+def _results(
+    peers: dict[str, Peer],
+    status: dict[str, str],
+    samples: dict[str, Samples],
+    warm: dict[str, float],
+    fresh: dict[str, float],
+    imports: ImportTime,
+    chunks: int,
+    rounds: int,
+    tps: float | None,
+) -> dict[str, Any]:
+    floor = samples[FLOOR].cpu_median
+    clients: dict[str, Any] = {}
+    for name, state in status.items():
+        entry: dict[str, Any] = {"name": PEERS[name].name, "status": state}
+        if name in peers:
+            entry["version"] = PEERS[name].version()
+        if name in samples:
+            measured = samples[name]
+            entry |= {
+                "cpu_us_per_chunk": measured.cpu_median / chunks * 1e6,
+                "ratio_to_floor": measured.cpu_median / floor,
+                "wall_ms": measured.wall_median * 1e3,
+                "cpu_s": measured.cpu,
+                "wall_s": measured.wall,
+            }
+        if name in warm:
+            entry["ttft_warm_ms"] = warm[name] * 1e3
+        if name in fresh:
+            entry["ttft_fresh_ms"] = fresh[name] * 1e3
+        clients[name] = entry
+    return {
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "chunks": chunks,
+        "rounds": rounds,
+        "events_per_second": tps,
+        "ttft_server_delay_ms": TTFT_DELAY * 1e3,
+        "clients": clients,
+        "import_rill_ms": imports.median * 1e3,
+        "import_rill_importtime_ms": imports.self_reported * 1e3,
+        "targets": {
+            "rill_ratio_to_floor_max": TARGET_RATIO,
+            "import_rill_ms_max": TARGET_IMPORT * 1e3,
+            "fresh_ttft_gap_to_httpx_ms_max": TARGET_TTFT_GAP * 1e3,
+        },
+    }
+
+
+def _print(results: dict[str, Any], imports: ImportTime, *, verbose: bool) -> None:
+    clients = results["clients"]
+    print(f"{'client':<20} {'version':<9} {'CPU µs/chunk':>12} {'x floor':>8} {'wall ms':>8}")
+    for name, entry in clients.items():
+        label = f"{entry['name']:<20} {entry.get('version', ''):<9}"
+        if "cpu_us_per_chunk" not in entry:
+            print(f"{label} {entry['status']}")
+            continue
+        ratio = entry["ratio_to_floor"]
+        line = f"{label} {entry['cpu_us_per_chunk']:>12.2f} {ratio:>7.2f}x {entry['wall_ms']:>8.0f}"
+        if name in RILL:
+            line += f"   target ≤ {TARGET_RATIO:.1f}x: {_verdict(ratio <= TARGET_RATIO)}"
+        print(line)
+
+    delay = results["ttft_server_delay_ms"]
+    print(f"\ntime to first token (the server waits {delay:.0f} ms before its first byte)")
+    print(f"{'client':<20} {'fresh process':>14} {'warm':>8}")
+    floor_fresh = clients[FLOOR].get("ttft_fresh_ms")
+    for name, entry in clients.items():
+        if "ttft_warm_ms" not in entry:
+            continue
+        fresh = entry.get("ttft_fresh_ms")
+        cell = f"{fresh:>11.1f} ms" if fresh is not None else f"{'-':>14}"
+        line = f"{entry['name']:<20} {cell} {entry['ttft_warm_ms']:>5.1f} ms"
+        if fresh is not None and floor_fresh is not None and name != FLOOR:
+            gap = fresh - floor_fresh
+            line += f"   {gap:+.1f} ms vs httpx"
+            if name in RILL:
+                met = gap <= TARGET_TTFT_GAP * 1e3
+                line += f"; target ≤ +{TARGET_TTFT_GAP * 1e3:.0f} ms: {_verdict(met)}"
+        print(line)
+
+    met = imports.median <= TARGET_IMPORT
+    print(
+        f"\nimport rill: {imports.median * 1e3:.0f} ms (median of {len(imports.runs)} fresh "
+        f"interpreters minus bare start-up; -X importtime: {imports.self_reported * 1e3:.0f} ms)"
+        f"   target < {TARGET_IMPORT * 1e3:.0f} ms: {_verdict(met)}"
+    )
+    if verbose:
+        print("largest cumulative imports under `import rill` (-X importtime):")
+        for seconds, module in imports.top:
+            print(f"  {seconds * 1e3:7.1f} ms  {module}")
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
