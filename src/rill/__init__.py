@@ -6,9 +6,9 @@ for chunk in rill.generate_stream("Hi", model="openai/gpt-4o-mini"):
     print(chunk.content, end="", flush=True)
 """
 
-from ._async import AsyncStream, agenerate, agenerate_stream
+from ._async import AsyncStream, agenerate, agenerate_stream, aresume_stream
 from ._chunks import StreamChunk, ToolCallDelta
-from ._client import Stream, generate, generate_stream
+from ._client import Stream, generate, generate_stream, resume_stream
 from ._errors import (
     APIStatusError,
     AuthenticationError,
@@ -82,7 +82,9 @@ __all__ = [
     "__version__",
     "agenerate",
     "agenerate_stream",
+    "aresume_stream",
     "generate",
     "generate_stream",
     "register_provider",
+    "resume_stream",
 ]

@@ -14,12 +14,12 @@ import httpx
 from ._chunks import StreamChunk
 from ._errors import RemoteError
 from ._messages import Prompt
-from ._request import RequestOptions, prepare_request
+from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
 from ._response import GenerationResponse
 from ._session import StreamSession
 from ._transport import build_httpx_request, switch_to_idle_timeout, wants_decoding
 
-__all__ = ["AsyncStream", "agenerate", "agenerate_stream"]
+__all__ = ["AsyncStream", "agenerate", "agenerate_stream", "aresume_stream"]
 
 
 class AsyncStream:
@@ -164,3 +164,15 @@ async def agenerate(
         prompt, callback=callback, http_client=http_client, **options
     ) as stream:
         return await stream.until_done()
+
+
+def aresume_stream(
+    response_id: str,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    **options: Unpack[ResumeOptions],
+) -> AsyncStream:
+    """Async twin of :func:`resume_stream`."""
+    request = prepare_resume(response_id, options, callback=callback)
+    return AsyncStream(StreamSession(request), http_client)

@@ -12,12 +12,12 @@ import httpx
 from ._chunks import StreamChunk
 from ._errors import RemoteError
 from ._messages import Prompt
-from ._request import RequestOptions, prepare_request
+from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
 from ._response import GenerationResponse
 from ._session import StreamSession
 from ._transport import build_httpx_request, default_client, switch_to_idle_timeout, wants_decoding
 
-__all__ = ["Stream", "generate", "generate_stream"]
+__all__ = ["Stream", "generate", "generate_stream", "resume_stream"]
 
 
 class Stream:
@@ -159,3 +159,20 @@ def generate(
     """Generate a whole response (streamed under the hood, so ``timing`` is filled)."""
     with generate_stream(prompt, callback=callback, http_client=http_client, **options) as stream:
         return stream.until_done()
+
+
+def resume_stream(
+    response_id: str,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.Client | None = None,
+    **options: Unpack[ResumeOptions],
+) -> Stream:
+    """Stream a stored (background) OpenAI Responses response again, from the
+    event after ``starting_after`` (a ``sequence_number``, as in each chunk's
+    ``raw``) or from its start. ``model`` names the endpoint:
+    ``"openai-responses"`` (the default) or ``"openai-responses/<model>"``.
+    The chunks and the accumulated ``response`` cover only what this stream
+    carries."""
+    request = prepare_resume(response_id, options, callback=callback)
+    return Stream(StreamSession(request), http_client or default_client())

@@ -7,15 +7,21 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Required
+from typing import Any, Required, TypedDict
 
 from ._errors import InvalidRequestError
 from ._messages import Message, Prompt, normalize_messages
 from ._params import GenerationParams, Timeouts, validate_params
 from ._tools import normalize_tool_choice, normalize_tools
-from .providers import Call, HTTPRequest, Provider, resolve_model
+from .providers import Call, HTTPRequest, Provider, get_provider, resolve_model
 
-__all__ = ["PreparedRequest", "RequestOptions", "prepare_request"]
+__all__ = [
+    "PreparedRequest",
+    "RequestOptions",
+    "ResumeOptions",
+    "prepare_request",
+    "prepare_resume",
+]
 
 
 class RequestOptions(GenerationParams, total=False):
@@ -35,6 +41,19 @@ class RequestOptions(GenerationParams, total=False):
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__) - frozenset(
     GenerationParams.__annotations__
 )
+
+
+class ResumeOptions(TypedDict, total=False):
+    """Keyword arguments of ``resume_stream``: which endpoint (``model`` is
+    ``"provider"`` or ``"provider/model"``), where to resume, and transport."""
+
+    model: str
+    starting_after: int | None
+    base_url: str | None
+    api_key: str | None
+    extra_headers: Mapping[str, str] | None
+    timeout: float | Timeouts | None
+    max_retries: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +106,7 @@ def _prepare(
     provider, model_id = resolve_model(model)
     messages = normalize_messages(prompt, system=system)
     checked = validate_params(params)
-    if not isinstance(max_retries, int) or max_retries < 0:
-        raise InvalidRequestError(f"max_retries must be a non-negative int, not {max_retries!r}")
-    if callback is not None and not callable(callback):
-        raise InvalidRequestError("callback must be callable")
+    _check_driver_options(max_retries, callback)
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise InvalidRequestError("extra_body must be a dict")
     tools = normalize_tools(checked.pop("tools", None) or ())
@@ -118,3 +134,72 @@ def _prepare(
         callback=callback,
         callback_is_async=callback is not None and inspect.iscoroutinefunction(callback),
     )
+
+
+def prepare_resume(
+    response_id: str,
+    options: Mapping[str, Any],
+    *,
+    callback: Callable[[Any], Any] | None = None,
+) -> PreparedRequest:
+    """Validate a call to resume a stored response's stream and build its
+    request (a GET with no body, made by the provider's codec)."""
+    unknown = set(options) - frozenset(ResumeOptions.__annotations__)
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown option(s) {sorted(unknown)} for resuming a stream; "
+            f"known: {sorted(ResumeOptions.__annotations__)}"
+        )
+    return _prepare_resume(response_id, callback=callback, **options)
+
+
+def _prepare_resume(
+    response_id: str,
+    *,
+    model: str = "openai-responses",
+    starting_after: int | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    timeout: float | Timeouts | None = None,
+    max_retries: int = 2,
+    callback: Callable[[Any], Any] | None = None,
+) -> PreparedRequest:
+    if isinstance(model, str) and "/" not in model and model.strip() == model:
+        provider, model_id = get_provider(model), ""
+    else:
+        provider, model_id = resolve_model(model)
+    resume = getattr(provider.codec, "resume_request", None)
+    if resume is None:
+        raise InvalidRequestError(
+            f"provider {provider.name!r} cannot resume a stream; use 'openai-responses'"
+        )
+    _check_driver_options(max_retries, callback)
+    headers = {
+        "accept": "text/event-stream",
+        **provider.headers,
+        **provider.auth_headers(provider.resolve_api_key(api_key)),
+        **{k.lower(): v for k, v in (extra_headers or {}).items()},
+    }
+    http: HTTPRequest = resume(
+        response_id,
+        root=provider.resolve_base_url(base_url),
+        headers=headers,
+        starting_after=starting_after,
+    )
+    return PreparedRequest(
+        provider=provider,
+        call=Call(model=model_id, messages=(), params={}, provider=provider.name),
+        http=http,
+        timeouts=Timeouts.of(timeout),
+        max_retries=max_retries,
+        callback=callback,
+        callback_is_async=callback is not None and inspect.iscoroutinefunction(callback),
+    )
+
+
+def _check_driver_options(max_retries: object, callback: object) -> None:
+    if not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidRequestError(f"max_retries must be a non-negative int, not {max_retries!r}")
+    if callback is not None and not callable(callback):
+        raise InvalidRequestError("callback must be callable")

@@ -91,6 +91,14 @@ def encoder_for(path: str) -> Encoder | None:
     return None
 
 
+def _retrieving_encoder(path: str) -> Encoder | None:
+    """For ``GET <collection>/<id>``, the collection's encoder if it sets
+    ``retrieves`` (it then reads ``request.method`` and ``request.query``)."""
+    collection = path.rpartition("/")[0]
+    encoder = encoder_for(collection) if collection else None
+    return encoder if getattr(encoder, "retrieves", False) else None
+
+
 ENCODERS = _ENCODER_HOMES
 """The protocol registry (path suffix -> encoder module and class)."""
 
@@ -315,15 +323,18 @@ class Emulator:
             self._requests.append(request)
 
         encoder = self._route(request.path)
+        retrieving = encoder is None and method == "GET"
+        if retrieving:  # GET <collection>/<id>: e.g. resuming a Responses stream
+            encoder = _retrieving_encoder(request.path)
         if encoder is None:
             error = _error_json(f"Unknown path: {request.path}")
             await _send(writer, 404, "application/json", [error], keep_alive=keep_alive)
             return keep_alive
-        if method != "POST":
+        if method != "POST" and not retrieving:
             error = encoder.error(405, f"Method {method} not allowed on {request.path}")
             await _send(writer, 405, "application/json", [error], keep_alive=keep_alive)
             return keep_alive
-        if request.json is None:
+        if request.json is None and not retrieving:
             error = encoder.error(400, "The request body is not valid JSON.")
             await _send(writer, 400, "application/json", [error], keep_alive=keep_alive)
             return keep_alive

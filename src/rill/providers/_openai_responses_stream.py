@@ -1,0 +1,410 @@
+"""Decoding the OpenAI Responses API: its event stream and its whole response.
+
+A Responses stream is a sequence of typed events (``event: <type>`` plus a
+JSON ``data`` whose ``type`` says the same). The type is always read from the
+JSON: OpenRouter sends no ``event:`` lines, comments, and a final
+``data: [DONE]`` the API itself never sends. Every event after the first
+carries a ``sequence_number``; the last one seen is kept (and each chunk's
+``raw`` is its event), so a client can resume a background response with
+``starting_after``.
+
+What becomes of each event:
+
+- ``response.output_text.delta`` / ``response.refusal.delta``: content /
+  refusal (with the token logprobs when they were asked for);
+- ``response.reasoning_summary_text.delta`` and ``response.reasoning_text.delta``:
+  reasoning. Summary parts and reasoning texts are separate paragraphs, so a
+  blank line is put between them;
+- a ``function_call`` item: a tool call whose index is its position among the
+  response's function calls, named at ``output_item.added`` (``call_id`` is
+  the id), with its arguments from ``function_call_arguments.delta``;
+- ``response.output_item.done``: the item itself, verbatim, as a chunk's
+  ``items`` (in output order). ``items`` is thus the response's ``output``
+  array: reasoning with its ``encrypted_content``, web searches and other
+  built-in tool calls, and the message and function-call items whose ids the
+  API needs to pair a replayed reasoning item with what followed it;
+- ``response.completed`` / ``incomplete`` / ``failed``: the finish reason and
+  usage (the native reason is the status, or the incomplete reason);
+  ``failed`` and ``error`` events are provider errors.
+
+Output is taken from the delta events only, never re-derived from ``done``
+events or the final response: a resumed stream then yields exactly what comes
+after ``starting_after``, and nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .._chunks import StreamChunk, ToolCallDelta
+from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
+from .._response import Usage
+from ..wire import SSEDecoder
+
+__all__ = ["ResponsesDecoder", "decode_response", "parse_responses_usage"]
+
+# Why a response stopped short: ``incomplete_details.reason`` in rill's words.
+_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+# A body that never produced an event is kept (up to this size) so that a JSON
+# error or a whole response sent under ``text/event-stream`` can be reported.
+_HEAD_LIMIT = 1 << 20
+
+_PARAGRAPH = "\n\n"
+_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+_STARTED = frozenset({"response.created", "response.queued", "response.in_progress"})
+
+
+class ResponsesDecoder:
+    """Per-response decoder: Responses SSE bytes -> ``StreamChunk`` values."""
+
+    __slots__ = (
+        "_calls",
+        "_done",
+        "_head",
+        "_held",
+        "_id",
+        "_model",
+        "_open",
+        "_provider",
+        "_reasoning_part",
+        "_sse",
+        "_tool_items",
+        "_tools",
+        "error",
+        "sequence_number",
+    )
+
+    def __init__(self, provider: str = "provider") -> None:
+        self._provider = provider or "provider"
+        self._sse = SSEDecoder()
+        self._done = False
+        self._head: list[bytes] | None = []
+        self._id: str | None = None
+        self._model: str | None = None
+        # output_index -> tool-call index, and item id -> tool-call index
+        self._tools: dict[Any, int] = {}
+        self._tool_items: dict[Any, int] = {}
+        self._calls = 0
+        # Output items added and not yet done, and done items waiting for an
+        # earlier one, so that items are delivered in output order.
+        self._open: set[int] = set()
+        self._held: dict[int, Any] = {}
+        self._reasoning_part: tuple[Any, Any, Any] | None = None
+        self.error: RemoteError | None = None
+        self.sequence_number: int | None = None
+        """The ``sequence_number`` of the last event seen: resume after it."""
+
+    @property
+    def complete(self) -> bool:
+        return self._done
+
+    def feed(self, data: bytes) -> list[StreamChunk]:
+        head = self._head
+        if head is not None:
+            if self._sse.events_seen or sum(map(len, head)) > _HEAD_LIMIT:
+                self._head = None
+            else:
+                head.append(data)
+        out: list[StreamChunk] = []
+        try:
+            for event in self._sse.decode(data):
+                if self.error is not None:
+                    break
+                self._event(event.event, event.data, out)
+        except ProtocolError as exc:
+            # Reported after the chunks that preceded it, which stay in the partial.
+            self.error = exc
+        return out
+
+    def flush(self) -> list[StreamChunk]:
+        out: list[StreamChunk] = []
+        for event in self._sse.flush():
+            if self.error is not None:
+                break
+            self._event(event.event, event.data, out)
+        if not self._sse.events_seen and self._head:
+            self._non_sse_body(b"".join(self._head), out)
+        return out
+
+    # ------------------------------------------------------------------ events
+
+    def _event(self, name: str, data: str, out: list[StreamChunk]) -> None:
+        if data == "[DONE]":
+            self._done = True
+            return
+        if self._done:
+            return
+        obj = _loads(data)
+        if obj.__class__ is not dict:
+            raise ProtocolError(f"expected a JSON object in the stream, got {data[:200]!r}")
+        seq = obj.get("sequence_number")
+        if seq is not None:
+            self.sequence_number = seq
+        kind = obj.get("type") or name
+        # The frequent events first.
+        if kind == "response.output_text.delta":
+            out.append(
+                StreamChunk(
+                    obj.get("delta") or "",
+                    "",
+                    "",
+                    (),
+                    None,
+                    0,
+                    None,
+                    self._model,
+                    self._id,
+                    obj.get("logprobs") or None,
+                    None,
+                    obj,
+                )
+            )
+        elif (
+            kind == "response.reasoning_summary_text.delta"
+            or kind == "response.reasoning_text.delta"
+        ):
+            self._reasoning(obj, out)
+        elif kind == "response.function_call_arguments.delta":
+            index = self._tool_index(obj)
+            call = (ToolCallDelta(index, None, None, obj.get("delta") or ""),)
+            out.append(
+                StreamChunk("", "", "", call, None, 0, None, self._model, self._id, None, None, obj)
+            )
+        elif kind == "response.refusal.delta":
+            refusal = obj.get("delta") or ""
+            out.append(
+                StreamChunk(
+                    "", "", refusal, (), None, 0, None, self._model, self._id, None, None, obj
+                )
+            )
+        elif kind == "response.output_item.added":
+            self._item_added(obj, out)
+        elif kind == "response.output_item.done":
+            self._item_done(obj, out)
+        elif kind in _TERMINAL:
+            self._finish(kind, obj, out)
+        elif kind in _STARTED:
+            if self._id is None:
+                response = obj.get("response") or {}
+                self._id = response.get("id") or None
+                self._model = response.get("model") or None
+                out.append(StreamChunk(model=self._model, id=self._id, raw=obj))
+        elif kind == "error" or (not obj.get("type") and obj.get("error")):
+            error = obj.get("error")
+            if not isinstance(error, dict):
+                error = {k: v for k, v in obj.items() if k not in ("type", "sequence_number")}
+            self.error = ProviderStreamError(
+                provider_error_message(self._provider, error), error=error
+            )
+
+    def _reasoning(self, obj: dict[str, Any], out: list[StreamChunk]) -> None:
+        text = obj.get("delta") or ""
+        part = (obj.get("item_id"), obj.get("summary_index"), obj.get("content_index"))
+        if part != self._reasoning_part:
+            if self._reasoning_part is not None:
+                text = _PARAGRAPH + text
+            self._reasoning_part = part
+        out.append(
+            StreamChunk("", text, "", (), None, 0, None, self._model, self._id, None, None, obj)
+        )
+
+    def _tool_index(self, obj: dict[str, Any]) -> int:
+        index = self._tools.get(obj.get("output_index"))
+        if index is None:
+            index = self._tool_items.get(obj.get("item_id"))
+            if index is None:  # a resumed stream that began after the call was added
+                index = self._new_tool(obj.get("output_index"), obj.get("item_id"))
+        return index
+
+    def _new_tool(self, output_index: Any, item_id: Any) -> int:
+        index = self._calls
+        self._calls += 1
+        if output_index is not None:
+            self._tools[output_index] = index
+        if item_id is not None:
+            self._tool_items[item_id] = index
+        return index
+
+    def _item_added(self, obj: dict[str, Any], out: list[StreamChunk]) -> None:
+        position = obj.get("output_index")
+        if isinstance(position, int):
+            self._open.add(position)
+        item = obj.get("item")
+        if not isinstance(item, dict) or item.get("type") != "function_call":
+            return
+        index = self._new_tool(position, item.get("id"))
+        call = (ToolCallDelta(index, item.get("call_id") or None, item.get("name") or None, ""),)
+        out.append(StreamChunk("", "", "", call, None, 0, None, self._model, self._id, raw=obj))
+
+    def _item_done(self, obj: dict[str, Any], out: list[StreamChunk]) -> None:
+        item = obj.get("item")
+        if item is None:
+            return
+        position = obj.get("output_index")
+        if not isinstance(position, int):
+            out.append(StreamChunk(model=self._model, id=self._id, raw=obj, items=(item,)))
+            return
+        self._open.discard(position)
+        self._held[position] = item
+        items = self._release(min(self._open) if self._open else None)
+        if items:
+            out.append(StreamChunk(model=self._model, id=self._id, raw=obj, items=items))
+
+    def _release(self, below: int | None) -> tuple[Any, ...]:
+        """Held items that no earlier open item precedes, in output order."""
+        held = self._held
+        ready = sorted(k for k in held if below is None or k < below)
+        return tuple(held.pop(k) for k in ready)
+
+    def _finish(self, kind: str, obj: dict[str, Any], out: list[StreamChunk]) -> None:
+        self._done = True
+        response = obj.get("response")
+        if not isinstance(response, dict):
+            response = {}
+        if self._id is None:
+            self._id = response.get("id") or None
+            self._model = response.get("model") or None
+        items = self._release(None)
+        if kind == "response.failed":
+            finish, native = "error", "failed"
+            error = response.get("error") or {"message": "the response failed"}
+            self.error = ProviderStreamError(
+                provider_error_message(self._provider, error), error=error
+            )
+        else:
+            finish, native = _finish_reason(response, self._calls > 0)
+        out.append(
+            StreamChunk(
+                "",
+                "",
+                "",
+                (),
+                finish,
+                0,
+                parse_responses_usage(response),
+                self._model,
+                self._id,
+                None,
+                None,
+                obj,
+                native,
+                items,
+            )
+        )
+
+    def _non_sse_body(self, body: bytes, out: list[StreamChunk]) -> None:
+        """A body with no events at all: a JSON error or a whole response sent
+        under an event-stream content type."""
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ProtocolError(f"response is not an event stream: {body[:200]!r}") from None
+        if isinstance(obj, dict) and obj.get("error"):
+            error = obj["error"]
+            self.error = ProviderStreamError(
+                provider_error_message(self._provider, error), error=error
+            )
+            return
+        if isinstance(obj, dict) and isinstance(obj.get("output"), list):
+            out.extend(decode_response(body, self._provider))
+            self._done = True
+            return
+        raise ProtocolError(f"response is not an event stream: {body[:200]!r}")
+
+
+def _finish_reason(response: dict[str, Any], called: bool) -> tuple[str, str]:
+    """rill's finish reason and the native one for a completed or incomplete response."""
+    status = response.get("status") or "completed"
+    if status == "incomplete":
+        reason = (response.get("incomplete_details") or {}).get("reason")
+        return _INCOMPLETE.get(reason or "", "length"), reason or status
+    if not called:
+        called = any(
+            isinstance(item, dict) and item.get("type") == "function_call"
+            for item in response.get("output") or ()
+        )
+    return ("tool_calls" if called else "stop"), status
+
+
+def parse_responses_usage(response: dict[str, Any]) -> Usage | None:
+    """Usage of a Responses ``response`` object (None until it is final)."""
+    raw = response.get("usage")
+    if not isinstance(raw, dict):
+        return None
+    prompt = raw.get("input_tokens") or 0
+    completion = raw.get("output_tokens") or 0
+    output_details = raw.get("output_tokens_details") or {}
+    input_details = raw.get("input_tokens_details") or {}
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=raw.get("total_tokens") or prompt + completion,
+        reasoning_tokens=output_details.get("reasoning_tokens") or 0,
+        cached_tokens=input_details.get("cached_tokens") or 0,
+    )
+
+
+def decode_response(body: bytes, provider: str = "provider") -> list[StreamChunk]:
+    """A whole (non-streamed) Responses ``response`` object as one chunk."""
+    obj = _loads(body)
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"expected a JSON object, got {body[:200]!r}")
+    error = obj.get("error")
+    if error:
+        raise ProviderStreamError(provider_error_message(provider, error), error=error)
+    content: list[str] = []
+    refusal: list[str] = []
+    reasoning: list[str] = []
+    logprobs: list[Any] = []
+    calls: list[ToolCallDelta] = []
+    output = [item for item in obj.get("output") or () if isinstance(item, dict)]
+    for item in output:
+        kind = item.get("type")
+        if kind == "message":
+            for part in item.get("content") or ():
+                if part.get("type") == "output_text":
+                    content.append(part.get("text") or "")
+                    logprobs.extend(part.get("logprobs") or ())
+                elif part.get("type") == "refusal":
+                    refusal.append(part.get("refusal") or "")
+        elif kind == "reasoning":
+            reasoning.extend(p.get("text") or "" for p in item.get("summary") or ())
+            reasoning.extend(p.get("text") or "" for p in item.get("content") or ())
+        elif kind == "function_call":
+            calls.append(
+                ToolCallDelta(
+                    len(calls),
+                    item.get("call_id") or None,
+                    item.get("name") or None,
+                    item.get("arguments") or "",
+                )
+            )
+    finish, native = _finish_reason(obj, bool(calls))
+    return [
+        StreamChunk(
+            "".join(content),
+            _PARAGRAPH.join(reasoning),
+            "".join(refusal),
+            tuple(calls),
+            finish,
+            0,
+            parse_responses_usage(obj),
+            obj.get("model") or None,
+            obj.get("id") or None,
+            logprobs or None,
+            None,
+            obj,
+            native,
+            tuple(output),
+        )
+    ]
+
+
+def _loads(data: str | bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"invalid JSON in stream ({exc}): {data[:200]!r}") from None
