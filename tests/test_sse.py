@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rill import ProtocolError
@@ -54,6 +54,11 @@ def test_field_without_colon_and_without_space() -> None:
 def test_id_persists_and_nul_id_is_ignored() -> None:
     events = decode_all(b"id: 7\ndata: a\n\ndata: b\n\nid: x\x00y\ndata: c\n\n")
     assert [e.id for e in events] == ["7", "7", "7"]
+
+
+def test_ids_are_per_event_within_one_chunk() -> None:
+    events = decode_all(b"id: 1\ndata: a\n\ndata: b\n\nid: 2\ndata: c\n\n")
+    assert [(e.id, e.data) for e in events] == [("1", "a"), ("1", "b"), ("2", "c")]
 
 
 def test_retry_only_digits() -> None:
@@ -108,15 +113,17 @@ def test_cut_off_line_is_not_delivered() -> None:
 
 lines = st.lists(
     st.one_of(
-        st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=20).map(
-            lambda s: "data: " + s
-        ),
+        st.text(
+            alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+            max_size=20,
+        ).map(lambda s: "data: " + s),
         st.sampled_from(["", ": comment", "event: x", "id: 1", "retry: 10", "data"]),
     ),
     max_size=30,
 )
 
 
+@settings(max_examples=300)
 @given(lines=lines, eol=st.sampled_from(["\n", "\r\n", "\r"]), data=st.data())
 def test_any_split_gives_the_same_events(lines: list[str], eol: str, data: st.DataObject) -> None:
     body = (eol.join(lines) + eol + eol).encode()

@@ -4,7 +4,7 @@ with httpx's async client and anyio for sleeping (so it runs on any backend)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -17,7 +17,7 @@ from ._messages import Prompt
 from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
 from ._response import GenerationResponse
 from ._session import StreamSession
-from ._transport import build_httpx_request, switch_to_idle_timeout, wants_decoding
+from ._transport import abody_bytes, build_httpx_request, switch_to_idle_timeout
 
 __all__ = ["AsyncStream", "agenerate", "agenerate_stream", "aresume_stream"]
 
@@ -38,10 +38,11 @@ class AsyncStream:
         self._chunks = _drive(session, client)
 
     def __aiter__(self) -> AsyncIterator[StreamChunk]:
-        return self
+        # The generator itself, so ``async for`` costs no extra frame per chunk.
+        return self._chunks
 
-    async def __anext__(self) -> StreamChunk:
-        return await self._chunks.__anext__()
+    def __anext__(self) -> Awaitable[StreamChunk]:
+        return self._chunks.__anext__()
 
     async def __aenter__(self) -> AsyncStream:
         return self
@@ -91,13 +92,25 @@ async def _drive(
             else:
                 try:
                     if session.begin(response.status_code, response.headers):
-                        async for chunk in _body(session, response):
+                        callback = session.request.callback
+                        is_async = session.request.callback_is_async
+                        feed = session.feed
+                        async for data in abody_bytes(response):
+                            for chunk in feed(data):
+                                if callback is not None:
+                                    await _call(callback, chunk, is_async)
+                                yield chunk
+                            idle = session.after_read()
+                            if idle is not None:
+                                switch_to_idle_timeout(response, idle)
+                        for chunk in session.end():
+                            if callback is not None:
+                                await _call(callback, chunk, is_async)
                             yield chunk
                         return
                     error = session.status_failure(await response.aread())
                 except httpx.TimeoutException as exc:
-                    phase = "idle" if session.timing.started else "first_token"
-                    raise session.failure(exc, phase=phase) from None
+                    raise session.failure(exc, phase=session.read_phase) from None
                 except httpx.HTTPError as exc:
                     raise session.failure(exc) from None
                 finally:
@@ -110,28 +123,6 @@ async def _drive(
     finally:
         if owned:
             await http.aclose()
-
-
-async def _body(session: StreamSession, response: httpx.Response) -> AsyncIterator[StreamChunk]:
-    callback = session.request.callback
-    is_async = session.request.callback_is_async
-    idle = False
-    feed = session.feed
-    body = response.aiter_bytes() if wants_decoding(response) else response.aiter_raw()
-    async for data in body:
-        for chunk in feed(data):
-            if callback is not None:
-                await _call(callback, chunk, is_async)
-            yield chunk
-        if session.error is not None:
-            raise session.error
-        if not idle and session.timing.started:
-            switch_to_idle_timeout(response, session.request.timeouts.idle)
-            idle = True
-    for chunk in session.end():
-        if callback is not None:
-            await _call(callback, chunk, is_async)
-        yield chunk
 
 
 async def _call(callback: Callable[[Any], Any], chunk: StreamChunk, is_async: bool) -> None:

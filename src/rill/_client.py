@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
-from typing import Any, Unpack
+from typing import Unpack
 
 import httpx
 
@@ -15,7 +15,7 @@ from ._messages import Prompt
 from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
 from ._response import GenerationResponse
 from ._session import StreamSession
-from ._transport import build_httpx_request, default_client, switch_to_idle_timeout, wants_decoding
+from ._transport import body_bytes, build_httpx_request, default_client, switch_to_idle_timeout
 
 __all__ = ["Stream", "generate", "generate_stream", "resume_stream"]
 
@@ -25,7 +25,8 @@ class Stream:
 
     The request is sent on the first ``next()``. Leaving a ``with`` block,
     ``break``-ing out of a loop and then dropping the object, or calling
-    ``close()`` closes the HTTP response. ``response`` is the accumulated
+    ``close()`` closes the HTTP response (a dropped stream's generator is
+    finalized by Python, which runs its cleanup). ``response`` is the accumulated
     :class:`GenerationResponse`: final once the stream ended, a snapshot before.
     """
 
@@ -36,7 +37,8 @@ class Stream:
         self._chunks = _drive(session, client)
 
     def __iter__(self) -> Iterator[StreamChunk]:
-        return self
+        # The generator itself, so a for loop costs no Python call per chunk.
+        return self._chunks
 
     def __next__(self) -> StreamChunk:
         return next(self._chunks)
@@ -51,9 +53,6 @@ class Stream:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        self._chunks.close()
 
     def close(self) -> None:
         """Stop reading and release the connection."""
@@ -75,7 +74,6 @@ class Stream:
 
 
 def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChunk, None, None]:
-    callback = session.request.callback
     attempt = 0
     while True:
         session.start()
@@ -88,11 +86,26 @@ def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChun
         else:
             try:
                 if session.begin(response.status_code, response.headers):
-                    yield from _body(session, response, callback)
+                    callback = session.request.callback
+                    feed = session.feed
+                    for data in body_bytes(response):
+                        if callback is None:
+                            yield from feed(data)
+                        else:
+                            for chunk in feed(data):
+                                callback(chunk)
+                                yield chunk
+                        idle = session.after_read()
+                        if idle is not None:
+                            switch_to_idle_timeout(response, idle)
+                    for chunk in session.end():
+                        if callback is not None:
+                            callback(chunk)
+                        yield chunk
                     return
                 error = session.status_failure(response.read())
             except httpx.TimeoutException as exc:
-                raise session.failure(exc, phase=_read_phase(session)) from None
+                raise session.failure(exc, phase=session.read_phase) from None
             except httpx.HTTPError as exc:
                 raise session.failure(exc) from None
             finally:
@@ -102,34 +115,6 @@ def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChun
             raise error
         time.sleep(delay)
         attempt += 1
-
-
-def _body(
-    session: StreamSession, response: httpx.Response, callback: Callable[[Any], Any] | None
-) -> Iterator[StreamChunk]:
-    idle = False
-    feed = session.feed
-    body = response.iter_bytes() if wants_decoding(response) else response.iter_raw()
-    for data in body:
-        if callback is None:
-            yield from feed(data)
-        else:
-            for chunk in feed(data):
-                callback(chunk)
-                yield chunk
-        if session.error is not None:
-            raise session.error
-        if not idle and session.timing.started:
-            switch_to_idle_timeout(response, session.request.timeouts.idle)
-            idle = True
-    for chunk in session.end():
-        if callback is not None:
-            callback(chunk)
-        yield chunk
-
-
-def _read_phase(session: StreamSession) -> str:
-    return "idle" if session.timing.started else "first_token"
 
 
 def generate_stream(

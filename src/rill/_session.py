@@ -51,7 +51,8 @@ class StreamSession:
         session.begin(status, headers)        # False: read the body, then
         raise session.status_failure(body)    #   (or retry: session.retry_delay)
         chunks = session.feed(data)           # per network read; yield them,
-        if session.error: raise session.error #   then stop if the stream failed
+        idle = session.after_read()           #   then raise a failure they held,
+                                              #   or switch to the idle timeout
         chunks = session.end()                # at end of body
         raise session.failure(exc)            # on a transport error mid-body
     """
@@ -63,6 +64,7 @@ class StreamSession:
         "_final",
         "_first_token_deadline",
         "_headers",
+        "_idle_pending",
         "_status",
         "accumulator",
         "error",
@@ -81,6 +83,7 @@ class StreamSession:
         self._headers: Mapping[str, str] = {}
         self._deadline: float | None = None
         self._first_token_deadline = 0.0
+        self._idle_pending = True
         self.error: RemoteError | None = None
 
     # -------------------------------------------------------------- attempts
@@ -92,6 +95,7 @@ class StreamSession:
         self._decoder = None
         self._buffer = None
         self.error = None
+        self._idle_pending = True
         now = time.perf_counter()
         timeouts = self.request.timeouts
         if self._deadline is None and timeouts.total is not None:
@@ -216,12 +220,28 @@ class StreamSession:
             return ConnectError(f"could not reach {self.request.provider.name}: {message}")
         return IncompleteStreamError(f"the stream was cut short: {message}", partial=self.response)
 
+    def after_read(self) -> float | None:
+        """Called once the chunks of a read were delivered: raises the failure
+        found in that read, and returns the idle timeout to switch the socket
+        to once output has begun (once; None otherwise)."""
+        if self.error is not None:
+            raise self.error
+        if self._idle_pending and self.timing.started:
+            self._idle_pending = False
+            return self.request.timeouts.idle
+        return None
+
     # --------------------------------------------------------------- results
 
     @property
     def has_started(self) -> bool:
         """True once a chunk has been produced (no more retries)."""
         return self.accumulator.chunks > 0
+
+    @property
+    def read_phase(self) -> str:
+        """Which timeout a read timeout was: before output or between chunks."""
+        return "idle" if self.timing.started else "first_token"
 
     @property
     def read_timeout(self) -> float:

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import atexit
 import threading
-from typing import Any
+from collections.abc import AsyncIterable, Iterable
+from typing import Any, cast
 
 import httpx
 
 from ._session import StreamSession
 
-__all__ = ["build_httpx_request", "default_client", "switch_to_idle_timeout", "wants_decoding"]
+__all__ = [
+    "abody_bytes",
+    "body_bytes",
+    "build_httpx_request",
+    "default_client",
+    "switch_to_idle_timeout",
+]
 
 _default_client: httpx.Client | None = None
 _default_lock = threading.Lock()
@@ -59,7 +66,23 @@ def switch_to_idle_timeout(response: httpx.Response, seconds: float) -> None:
         timeouts["read"] = seconds
 
 
-def wants_decoding(response: httpx.Response) -> bool:
-    """True when the body has a content-encoding (gzip, br): read decoded bytes."""
+def body_bytes(response: httpx.Response) -> Iterable[bytes]:
+    """The body as it arrives. Without a content-encoding the transport's own
+    byte stream is read directly: ``iter_raw`` would re-chunk and count every
+    read, work a streaming client does not need."""
+    if _encoded(response):
+        return response.iter_bytes()
+    return cast("Iterable[bytes]", response.stream)
+
+
+def abody_bytes(response: httpx.Response) -> AsyncIterable[bytes]:
+    """Async twin of ``body_bytes``."""
+    if _encoded(response):
+        return response.aiter_bytes()
+    return cast("AsyncIterable[bytes]", response.stream)
+
+
+def _encoded(response: httpx.Response) -> bool:
+    """True when the body has a content-encoding (gzip, br) to undo."""
     encoding = response.headers.get("content-encoding", "identity")
     return encoding.strip().lower() not in ("", "identity")

@@ -23,6 +23,7 @@ from .._messages import Message
 from .._response import ToolCall, Usage
 from .._tools import ToolSpec
 from ..wire import SSEDecoder
+from ..wire._sse import RawEvent
 from ._base import Call
 
 __all__ = ["OpenAIChatCodec", "OpenAIChatDecoder", "parse_openai_usage"]
@@ -151,10 +152,7 @@ class OpenAIChatDecoder:
                 head.append(data)
         out: list[StreamChunk] = []
         try:
-            for event in self._sse.decode(data):
-                if self.error is not None:
-                    break
-                self._event(event.event, event.data, out)
+            self._events(self._sse.decode_raw(data), out)
         except ProtocolError as exc:
             # Reported after the chunks that preceded it, which stay in the partial.
             self.error = exc
@@ -162,32 +160,43 @@ class OpenAIChatDecoder:
 
     def flush(self) -> list[StreamChunk]:
         out: list[StreamChunk] = []
-        for event in self._sse.flush():
-            self._event(event.event, event.data, out)
+        self._events(self._sse.flush_raw(), out)
         if not self._sse.events_seen and self._head:
             self._non_sse_body(b"".join(self._head), out)
         return out
 
-    def _event(self, name: str, data: str, out: list[StreamChunk]) -> None:
-        if data == "[DONE]":
+    def _events(self, events: list[RawEvent], out: list[StreamChunk]) -> None:
+        for raw in events:
+            if self.error is not None:
+                break
+            if isinstance(raw, bytes):
+                self._event(b"", raw, out)
+            else:
+                self._event(raw[0], raw[1], out)
+
+    def _event(self, name: bytes, data: bytes, out: list[StreamChunk]) -> None:
+        if data == b"[DONE]":
             self._done = True
             return
         if self._done:
             return
-        obj = _loads(data)
-        if name == "error":
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ProtocolError(f"invalid JSON in stream ({exc}): {data[:200]!r}") from None
+        if name == b"error":
             error = obj.get("error", obj) if isinstance(obj, dict) else obj
             self.error = ProviderStreamError(
                 provider_error_message(self._provider, error), error=error
             )
             return
-        if not isinstance(obj, dict):
+        if obj.__class__ is not dict:
             raise ProtocolError(f"expected a JSON object in the stream, got {data[:200]!r}")
-        error = obj.get("error")
-        usage = parse_openai_usage(obj)
-        if error:
+        usage = parse_openai_usage(obj) if "usage" in obj or "x_groq" in obj else None
+        if obj.get("error"):
             if usage is not None:
                 out.append(StreamChunk(usage=usage, raw=obj))
+            error = obj["error"]
             self.error = ProviderStreamError(
                 provider_error_message(self._provider, error), error=error
             )
@@ -201,35 +210,56 @@ class OpenAIChatDecoder:
             return
         for choice in choices:
             delta = choice.get("delta") or {}
-            calls = delta.get("tool_calls")
             native = choice.get("finish_reason")
-            finish = _FINISH.get(native, native) if native else None
-            index = choice.get("index", 0)
-            if native:
-                self._finished.add(index)
-            lp = choice.get("logprobs")
-            content = delta.get("content") or ""
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
-            if content.__class__ is not str:
-                content, reasoning = _content_parts(content, reasoning)
-            out.append(
-                StreamChunk(
-                    content,
-                    reasoning,
-                    delta.get("refusal") or "",
-                    _tool_call_deltas(calls) if calls else (),
-                    finish,
-                    index,
-                    usage,
-                    model,
-                    rid,
-                    _logprobs(lp) if lp else None,
-                    None,
-                    obj,
-                    native,
-                )
-            )
+            if native is None and len(delta) == 1 and not choice.get("logprobs"):
+                # The common case: one text piece and nothing else.
+                content = delta.get("content")
+                if content.__class__ is str:
+                    out.append(
+                        StreamChunk(
+                            content, "", "", (), None, choice.get("index", 0), usage, model, rid,
+                            None, None, obj,
+                        )
+                    )  # fmt: skip
+                    usage = None
+                    continue
+            out.append(self._chunk(obj, choice, delta, native, usage, model, rid))
             usage = None  # reported once, on the first choice's chunk
+
+    def _chunk(
+        self,
+        obj: dict[str, Any],
+        choice: dict[str, Any],
+        delta: dict[str, Any],
+        native: str | None,
+        usage: Usage | None,
+        model: str | None,
+        rid: str | None,
+    ) -> StreamChunk:
+        index = choice.get("index", 0)
+        if native:
+            self._finished.add(index)
+        calls = delta.get("tool_calls")
+        lp = choice.get("logprobs")
+        content = delta.get("content") or ""
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+        if content.__class__ is not str:
+            content, reasoning = _content_parts(content, reasoning)
+        return StreamChunk(
+            content,
+            reasoning,
+            delta.get("refusal") or "",
+            _tool_call_deltas(calls) if calls else (),
+            _FINISH.get(native, native) if native else None,
+            index,
+            usage,
+            model,
+            rid,
+            _logprobs(lp) if lp else None,
+            None,
+            obj,
+            native,
+        )
 
     def _non_sse_body(self, body: bytes, out: list[StreamChunk]) -> None:
         """A body with no events at all: a JSON error or a whole non-streamed

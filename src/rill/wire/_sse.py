@@ -17,40 +17,51 @@ Decisions where the spec leaves room or real servers stray from it:
   a blank line. Servers that omit the last blank line exist, so ``flush()``
   still delivers an event whose lines were all complete; a line cut off in
   the middle is never delivered (see ``truncated``).
+
+Speed: line ends are normalized to LF per chunk, then the input is split into
+whole events at blank lines with ``bytes.split`` (C speed); an event that is a
+single ``data:`` line, which is every event of most LLM streams, takes a fast
+path, and only other events are parsed line by line. Only the unfinished event
+is kept between chunks. ``decode_raw`` returns ``(event type, data bytes)``
+pairs for codecs that parse JSON from bytes; ``decode`` returns
+``ServerSentEvent`` objects.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import TypeAlias
+
 from .._errors import ProtocolError
 
-__all__ = ["SSEDecoder", "ServerSentEvent"]
+__all__ = ["RawEvent", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
+# Whole events that are each one "data: " line: most LLM streams, all the time.
+_ONLY_DATA_EVENTS = re.compile(rb"(?:data: [^\n]*\n\n)*")
+_DATA_EVENT = re.compile(rb"data: ([^\n]*)\n\n")
+
+RawEvent: TypeAlias = bytes | tuple[bytes, bytes, bytes]
 
 
 class ServerSentEvent:
     """One dispatched event. ``event`` defaults to ``"message"``; ``id`` is the
-    last event id seen so far (the spec's "last event ID buffer")."""
+    last event id seen so far (the spec's "last event ID buffer"). The
+    reconnection time a ``retry:`` field sets belongs to the connection, not to
+    an event: it is ``SSEDecoder.retry``."""
 
-    __slots__ = ("data", "event", "id", "retry")
+    __slots__ = ("data", "event", "id")
 
-    def __init__(
-        self, data: str, event: str = "message", id: str = "", retry: int | None = None
-    ) -> None:
+    def __init__(self, data: str, event: str = "message", id: str = "") -> None:
         self.data = data
         self.event = event
         self.id = id
-        self.retry = retry
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ServerSentEvent):
             return NotImplemented
-        return (self.data, self.event, self.id, self.retry) == (
-            other.data,
-            other.event,
-            other.id,
-            other.retry,
-        )
+        return (self.data, self.event, self.id) == (other.data, other.event, other.id)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -58,7 +69,8 @@ class ServerSentEvent:
         return f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r})"
 
 
-def _utf8(raw: bytes) -> str:
+def utf8(raw: bytes) -> str:
+    """Decode a field value; invalid UTF-8 is a ``ProtocolError``."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -68,33 +80,20 @@ def _utf8(raw: bytes) -> str:
 class SSEDecoder:
     """Incremental event-stream decoder: ``decode(bytes) -> list[ServerSentEvent]``."""
 
-    __slots__ = (
-        "_data",
-        "_event",
-        "_has_fields",
-        "_last_id",
-        "_pending",
-        "_retry",
-        "_skip_lf",
-        "_started",
-        "events_seen",
-    )
+    __slots__ = ("_last_id", "_pending", "_retry", "_skip_lf", "_started", "events_seen")
 
     def __init__(self) -> None:
-        self._pending: list[bytes] = []  # pieces of the current unfinished line
+        self._pending: list[bytes] = []  # pieces of the current unfinished event
         self._skip_lf = False  # the previous chunk ended in CR
         self._started = False  # BOM check done
-        self._data: list[bytes] = []
-        self._event = b""
-        self._has_fields = False
-        self._last_id = ""
+        self._last_id = b""
         self._retry: int | None = None
         self.events_seen = 0
 
     @property
     def truncated(self) -> bool:
         """True when the input so far ends in the middle of a line."""
-        return bool(self._pending)
+        return bool(self._pending) and not self._pending[-1].endswith(b"\n")
 
     @property
     def retry(self) -> int | None:
@@ -103,19 +102,41 @@ class SSEDecoder:
 
     @property
     def last_event_id(self) -> str:
-        return self._last_id
+        return utf8(self._last_id)
 
     def decode(self, chunk: bytes) -> list[ServerSentEvent]:
+        return self._events(self.decode_raw, chunk)
+
+    def flush(self) -> list[ServerSentEvent]:
+        """End of input: deliver an event whose lines were complete but which
+        lacked its final blank line. A cut-off last line is dropped (and
+        ``truncated`` stays True)."""
+        return self._events(lambda _: self.flush_raw(), b"")
+
+    def _events(
+        self, source: Callable[[bytes], list[RawEvent]], chunk: bytes
+    ) -> list[ServerSentEvent]:
+        last_id = self._last_id  # a bare-bytes event keeps the id before it
+        events = []
+        for raw in source(chunk):
+            if isinstance(raw, bytes):
+                events.append(ServerSentEvent(utf8(raw), "message", utf8(last_id)))
+            else:
+                name, data, last_id = raw
+                events.append(ServerSentEvent(utf8(data), utf8(name) or "message", utf8(last_id)))
+        return events
+
+    def decode_raw(self, chunk: bytes) -> list[RawEvent]:
+        """Like ``decode``, without building objects: an event made only of
+        ``data:`` lines comes as its data ``bytes`` (type ``message``, last
+        event id unchanged); any other as ``(type, data, last event id)``
+        bytes, the type ``b""`` for ``message``."""
         if not chunk:
             return []
         if not self._started:
-            head = b"".join(self._pending) + chunk
-            if len(head) < 3 and _BOM.startswith(head):
-                self._pending = [head] if head else []
+            chunk = self._strip_bom(chunk)
+            if not chunk:
                 return []
-            self._pending = []
-            self._started = True
-            chunk = head[3:] if head.startswith(_BOM) else head
         if self._skip_lf:
             self._skip_lf = False
             if chunk[:1] == b"\n":
@@ -124,70 +145,83 @@ class SSEDecoder:
             if chunk[-1:] == b"\r":
                 self._skip_lf = True
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = chunk.split(b"\n")
-        tail = lines.pop()
-        if not lines:
-            if tail:
-                self._pending.append(tail)
+        pending = self._pending
+        if pending:
+            if b"\n\n" not in chunk and not (chunk[:1] == b"\n" and pending[-1][-1:] == b"\n"):
+                pending.append(chunk)
+                return []
+            pending.append(chunk)
+            chunk = b"".join(pending)
+            self._pending = pending = []
+        end = chunk.rfind(b"\n\n") + 2
+        if end == 1:  # no blank line yet
+            pending.append(chunk)
             return []
-        if self._pending:
-            self._pending.append(lines[0])
-            lines[0] = b"".join(self._pending)
-            self._pending = []
-        if tail:
-            self._pending.append(tail)
-        events: list[ServerSentEvent] = []
-        for line in lines:
-            if line[:5] == b"data:":
-                self._data.append(line[6:] if line[5:6] == b" " else line[5:])
-                self._has_fields = True
-            elif not line:
-                if self._data:
-                    events.append(self._dispatch())
-                elif self._has_fields:
-                    self._event = b""
-                    self._has_fields = False
-            elif line[0] != 58:  # b":" starts a comment
-                self._field(line)
-        return events
+        if end < len(chunk):
+            pending.append(chunk[end:])
+            chunk = chunk[:end]
+        out: list[RawEvent]
+        if _ONLY_DATA_EVENTS.fullmatch(chunk):
+            out = _DATA_EVENT.findall(chunk)  # the common case, entirely in C
+        else:
+            out = []
+            id_may_change = False  # after another kind of event, ids are spelled out
+            for block in chunk.split(b"\n\n"):
+                if block[:6] == b"data: " and b"\n" not in block:
+                    out.append((b"", block[6:], self._last_id) if id_may_change else block[6:])
+                elif block:
+                    self._block(block, out)
+                    id_may_change = True
+        self.events_seen += len(out)
+        return out
 
-    def flush(self) -> list[ServerSentEvent]:
-        """End of input: deliver an event whose lines were complete but which
-        lacked its final blank line. A cut-off last line is dropped (and
-        ``truncated`` stays True)."""
-        if self._data:
-            return [self._dispatch()]
-        return []
+    def flush_raw(self) -> list[RawEvent]:
+        if not self._pending:
+            return []
+        block = b"".join(self._pending)
+        complete, _, cut = block.rpartition(b"\n")
+        self._pending = [cut] if cut else []
+        out: list[RawEvent] = []
+        if complete:
+            self._block(complete, out)
+        self.events_seen += len(out)
+        return out
 
-    def _dispatch(self) -> ServerSentEvent:
-        data = self._data
-        raw = data[0] if len(data) == 1 else b"\n".join(data)
-        event = ServerSentEvent(
-            _utf8(raw),
-            _utf8(self._event) if self._event else "message",
-            self._last_id,
-            self._retry,
-        )
-        self._data = []
-        self._event = b""
-        self._has_fields = False
-        self.events_seen += 1
-        return event
+    def _strip_bom(self, chunk: bytes) -> bytes:
+        head = b"".join(self._pending) + chunk
+        if len(head) < 3 and _BOM.startswith(head):
+            self._pending = [head]
+            return b""
+        self._pending = []
+        self._started = True
+        return head[3:] if head.startswith(_BOM) else head
 
-    def _field(self, line: bytes) -> None:
-        name, colon, value = line.partition(b":")
-        if colon and value[:1] == b" ":
-            value = value[1:]
-        if name == b"event":
-            self._event = value
-            self._has_fields = True
-        elif name == b"data":  # "data" with no colon: an empty data line
-            self._data.append(value)
-            self._has_fields = True
-        elif name == b"id":
-            if b"\0" not in value:
-                self._last_id = _utf8(value)
-        elif name == b"retry":
-            if value.isdigit():
-                self._retry = int(value)
-        # Any other field name is ignored, as the spec says.
+    def _block(self, block: bytes, out: list[RawEvent]) -> None:
+        """Parse the lines of one event (blank lines inside dispatch too)."""
+        data: list[bytes] = []
+        event = b""
+        for line in block.split(b"\n"):
+            if not line:
+                if data:
+                    out.append((event, b"\n".join(data), self._last_id))
+                data = []
+                event = b""
+                continue
+            if line[0] == 58:  # b":" starts a comment
+                continue
+            name, colon, value = line.partition(b":")
+            if colon and value[:1] == b" ":
+                value = value[1:]
+            if name == b"data":
+                data.append(value)
+            elif name == b"event":
+                event = value
+            elif name == b"id":
+                if b"\0" not in value:
+                    self._last_id = value
+            elif name == b"retry":
+                if value.isdigit():
+                    self._retry = int(value)
+            # Any other field name is ignored, as the spec says.
+        if data:
+            out.append((event, b"\n".join(data), self._last_id))
