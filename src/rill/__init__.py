@@ -6,6 +6,8 @@ for chunk in rill.generate_stream("Hi", model="openai/gpt-4o-mini"):
     print(chunk.content, end="", flush=True)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._async import AsyncStream, agenerate, agenerate_stream, aresume_stream
 from ._chunks import StreamChunk, ToolCallDelta
 from ._client import Stream, generate, generate_stream, resume_stream
@@ -38,10 +40,59 @@ from ._params import GenerationParams, Timeouts
 from ._response import Choice, GenerationResponse, Timing, ToolCall, Usage
 from .providers import Provider, register_provider
 
+if TYPE_CHECKING:
+    from .structured import (
+        AsyncObjectStream,
+        ObjectStream,
+        Progress,
+        StructuredValidationError,
+        agenerate_object,
+        astream_items,
+        astream_object,
+        astream_patches,
+        generate_object,
+        progress,
+        stream_items,
+        stream_object,
+        stream_patches,
+    )
+
+# Structured streaming needs pydantic; it loads on first use so that
+# ``import rill`` stays fast for code that only streams text.
+_LAZY = frozenset(
+    {
+        "AsyncObjectStream",
+        "ObjectStream",
+        "Progress",
+        "StructuredValidationError",
+        "agenerate_object",
+        "astream_items",
+        "astream_object",
+        "astream_patches",
+        "generate_object",
+        "progress",
+        "stream_items",
+        "stream_object",
+        "stream_patches",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import structured
+
+        value = getattr(structured, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rill' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"
 
 __all__ = [
     "APIStatusError",
+    "AsyncObjectStream",
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
@@ -59,6 +110,8 @@ __all__ = [
     "MissingAPIKeyError",
     "ModelName",
     "NotFoundError",
+    "ObjectStream",
+    "Progress",
     "ProtocolError",
     "Provider",
     "ProviderStreamError",
@@ -69,6 +122,7 @@ __all__ = [
     "Stream",
     "StreamChunk",
     "StreamError",
+    "StructuredValidationError",
     "TiktokenCounter",
     "TimeoutError",
     "Timeouts",
@@ -81,10 +135,19 @@ __all__ = [
     "Usage",
     "__version__",
     "agenerate",
+    "agenerate_object",
     "agenerate_stream",
     "aresume_stream",
+    "astream_items",
+    "astream_object",
+    "astream_patches",
     "generate",
+    "generate_object",
     "generate_stream",
+    "progress",
     "register_provider",
     "resume_stream",
+    "stream_items",
+    "stream_object",
+    "stream_patches",
 ]

@@ -54,6 +54,9 @@ def providers() -> list[Provider]:
             auth_header="x-api-key",
             auth_scheme="",
             headers={"anthropic-version": ANTHROPIC_VERSION},
+            # A forced tool call works on every Claude model; structured
+            # outputs (response_format) only on recent ones.
+            structured_mode="tool",
         )
     ]
 

@@ -27,7 +27,10 @@ class Provider:
     says whether the endpoint accepts ``stream_options.include_usage``.
     ``streaming`` is False for an endpoint that cannot stream: rill then asks
     for the whole response and yields it as one chunk, so streaming code runs
-    unchanged.
+    unchanged. ``structured_mode`` is how ``rill.stream_object`` asks this
+    endpoint for JSON by default: ``json_schema`` (structured output with the
+    schema), ``json`` (JSON mode plus the schema in the prompt), ``tool`` (a
+    forced tool call whose arguments are the object) or ``text``.
     """
 
     name: str
@@ -41,6 +44,7 @@ class Provider:
     stream_usage: bool = True
     streaming: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
+    structured_mode: str = "json_schema"
 
     def resolve_base_url(self, base_url: str | None) -> str:
         if base_url:

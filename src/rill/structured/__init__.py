@@ -38,13 +38,28 @@ if TYPE_CHECKING:
         progress,
         validate_final,
     )
+    from ._streams import (
+        AsyncObjectStream,
+        ObjectStream,
+        StructuredOptions,
+        agenerate_object,
+        astream_items,
+        astream_object,
+        astream_patches,
+        generate_object,
+        stream_items,
+        stream_object,
+        stream_patches,
+    )
 
 __all__ = [
     "AppendString",
     "Assembler",
+    "AsyncObjectStream",
     "Close",
     "JsonStreamError",
     "JsonStreamParser",
+    "ObjectStream",
     "ObjectTracker",
     "Op",
     "PartialBase",
@@ -55,17 +70,42 @@ __all__ = [
     "StartArray",
     "StartObject",
     "StartString",
+    "StructuredOptions",
     "StructuredValidationError",
+    "agenerate_object",
     "apply_patch",
     "apply_patches",
+    "astream_items",
+    "astream_object",
+    "astream_patches",
     "build_partial",
     "coalesce",
+    "generate_object",
     "partial_model",
     "progress",
+    "stream_items",
+    "stream_object",
+    "stream_patches",
     "to_patches",
     "to_pointer",
     "validate_final",
 ]
+
+_STREAM_NAMES = frozenset(
+    {
+        "AsyncObjectStream",
+        "ObjectStream",
+        "StructuredOptions",
+        "agenerate_object",
+        "astream_items",
+        "astream_object",
+        "astream_patches",
+        "generate_object",
+        "stream_items",
+        "stream_object",
+        "stream_patches",
+    }
+)
 
 _PARTIAL_NAMES = frozenset(
     {
@@ -86,4 +126,8 @@ def __getattr__(name: str) -> Any:
         from . import _partial
 
         return getattr(_partial, name)
+    if name in _STREAM_NAMES:
+        from . import _streams
+
+        return getattr(_streams, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

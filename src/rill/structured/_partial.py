@@ -50,7 +50,7 @@ from pydantic.fields import FieldInfo
 
 from .._errors import RillError
 from ._assembler import Assembler
-from ._ops import Path
+from ._ops import Op, Path
 from ._parser import JsonStreamError, JsonStreamParser
 
 __all__ = [
@@ -512,6 +512,7 @@ class ObjectTracker(Generic[M]):
         self._raw: list[str] = []
         self._ctx = _Context(self.assembler)
         self._partial: PartialBase | None = None
+        self.last_ops: list[Op] = []  # what the last feed changed, for patches
 
     @property
     def raw_text(self) -> str:
@@ -521,12 +522,16 @@ class ObjectTracker(Generic[M]):
     def feed(self, text: str) -> list[Path]:
         """Push a chunk; return the paths it completed."""
         self._raw.append(text)
-        self._partial = None
         try:
             ops = self.parser.feed(text)
         except JsonStreamError as exc:
+            self.last_ops = exc.ops
+            self._partial = None
             self.assembler.apply(exc.ops)
             raise
+        self.last_ops = ops
+        if ops:
+            self._partial = None
         return self.assembler.apply(ops)
 
     @property
@@ -540,20 +545,35 @@ class ObjectTracker(Generic[M]):
         """Field completion of the current partial object."""
         return progress(self.partial)
 
+    def end(self) -> Any:
+        """End of input: the complete document, not yet validated.
+
+        Raises ``JsonStreamError`` if the JSON is incomplete or malformed.
+        """
+        try:
+            self.last_ops = self.parser.close()
+        except JsonStreamError as exc:
+            self.last_ops = exc.ops
+            self.assembler.apply(exc.ops)
+            self._partial = None
+            raise
+        self.assembler.apply(self.last_ops)
+        self._partial = None
+        return self.assembler.value
+
     def close(self) -> M:
         """End of input: the final object, validated by the model.
 
         Raises ``JsonStreamError`` if the JSON is incomplete or malformed and
         ``StructuredValidationError`` if it does not validate.
         """
+        return self.validate(self.end())
+
+    def validate(self, document: Any) -> M:
+        """``document`` validated by the model, or ``StructuredValidationError``
+        carrying the raw text and the last partial."""
         try:
-            self.assembler.apply(self.parser.close())
-        except JsonStreamError as exc:
-            self.assembler.apply(exc.ops)
-            raise
-        self._partial = None
-        try:
-            return validate_final(self.model, self.assembler.value, raw_text=self.raw_text)
+            return validate_final(self.model, document, raw_text=self.raw_text)
         except StructuredValidationError as exc:
             exc.partial = self.partial
             raise

@@ -1,0 +1,159 @@
+"""One structured generation as a plain object: chunks in, partial objects,
+completed items and patches out. The sync and async streams only pump
+chunks into it, so they cannot behave differently.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Generic, TypeVar, cast
+
+from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
+
+from .._chunks import StreamChunk
+from .._errors import InvalidRequestError
+from .._messages import Message, Prompt, normalize_messages
+from ..providers import resolve_model
+from ._modes import structured_request
+from ._ops import Path
+from ._parser import JsonStreamError
+from ._partial import ObjectTracker, PartialBase, Progress, StructuredValidationError, progress
+from ._patches import to_patches
+
+__all__ = ["StructuredSession", "items_wrapper"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def items_wrapper(item: object) -> type[BaseModel]:
+    """``{"items": [item, ...]}``: the object asked for when streaming items,
+    since structured output wants an object at the top."""
+    return _items_wrapper(item)
+
+
+@functools.cache
+def _items_wrapper(item: Any) -> type[BaseModel]:
+    name = getattr(item, "__name__", "Item")
+    wrapper: type[BaseModel] = create_model(f"{name}List", items=(list[item], ...))
+    return wrapper
+
+
+def dotted(path: Path) -> str:
+    """``("users", 2, "name")`` -> ``"users.2.name"``."""
+    return ".".join(str(p) for p in path)
+
+
+class StructuredSession(Generic[M]):
+    """Sans-IO state of ``stream_object`` / ``stream_items`` / ``stream_patches``.
+
+    ``push(chunk)`` feeds the JSON text a chunk carries (message text, or the
+    first tool call's arguments in tool mode) and tells whether the document
+    changed; ``finish()`` validates the final object strictly.
+    """
+
+    def __init__(self, schema: type[M], *, from_tool: bool, item: Any = None) -> None:
+        self.schema = schema
+        self.from_tool = from_tool
+        self.tracker: ObjectTracker[M] = ObjectTracker(schema, allow_prose=not from_tool)
+        self.completed: list[str] = []
+        self.final: M | None = None
+        self._item = TypeAdapter(item) if item is not None else None
+        self._items_sent = 0
+
+    def push(self, chunk: StreamChunk) -> bool:
+        """Feed a chunk; True when the document changed."""
+        if self.from_tool:
+            text = "".join(d.arguments for d in chunk.tool_calls if d.index == 0)
+        else:
+            text = chunk.content
+        if not text:
+            return False
+        try:
+            paths = self.tracker.feed(text)
+        except JsonStreamError as exc:
+            raise self._invalid(f"the model's JSON is malformed: {exc}") from exc
+        self.completed = [dotted(p) for p in paths]
+        return bool(self.tracker.last_ops)
+
+    @property
+    def partial(self) -> M:
+        """The partial object now: fields are None until they arrive."""
+        # Typed as the model: the same fields, each None until it arrives.
+        return cast(M, self.tracker.partial)
+
+    @property
+    def progress(self) -> Progress:
+        return progress(self.tracker.partial)
+
+    def patches(self) -> list[dict[str, Any]]:
+        """JSON-patch-like operations for what the last push changed."""
+        return to_patches(self.tracker.last_ops)
+
+    def new_items(self) -> list[Any]:
+        """Items of the list completed since the last call, validated."""
+        assert self._item is not None, "not an item stream"
+        items = self.tracker.assembler.value
+        if isinstance(items, dict):
+            items = items.get("items")
+        if not isinstance(items, list):
+            return []
+        done = len(items)
+        if done and not self.tracker.assembler.is_complete((*self._list_path(), done - 1)):
+            done -= 1  # the last item is still arriving
+        out = []
+        for raw in items[self._items_sent : done]:
+            try:
+                out.append(self._item.validate_python(raw))
+            except ValidationError as exc:
+                raise self._invalid(f"item {self._items_sent} is not valid: {exc}") from exc
+            self._items_sent += 1
+        return out
+
+    def _list_path(self) -> Path:
+        value = self.tracker.assembler.value
+        return ("items",) if isinstance(value, dict) else ()
+
+    def finish(self) -> M:
+        """The end of the stream: the final object, validated by the model."""
+        try:
+            document = self.tracker.end()
+        except JsonStreamError as exc:
+            raise self._invalid(f"the model's JSON is incomplete or malformed: {exc}") from exc
+        if self._item is not None and isinstance(document, list):
+            document = {"items": document}  # a bare array instead of the wrapper
+        self.final = self.tracker.validate(document)
+        return self.final
+
+    def _invalid(self, message: str) -> StructuredValidationError:
+        partial: PartialBase | None
+        try:
+            partial = self.tracker.partial
+        except Exception:
+            partial = None
+        return StructuredValidationError(message, raw_text=self.tracker.raw_text, partial=partial)
+
+
+def structured_call(
+    prompt: Prompt, schema: type[BaseModel], options: dict[str, Any]
+) -> tuple[Prompt, dict[str, Any], bool]:
+    """The prompt and options of a structured call, with the mode's additions."""
+    if options.get("n", 1) != 1:
+        raise InvalidRequestError("structured streaming takes one choice: leave n at 1")
+    mode = options.pop("mode", None)
+    model = options.get("model")
+    if model is None:
+        raise InvalidRequestError("model= is required, e.g. model='openai/gpt-4o-mini'")
+    if mode is None:
+        provider, _ = resolve_model(model)
+        mode = provider.structured_mode
+    request = structured_request(schema, mode)
+    for key in request.options:
+        if key in options:
+            raise InvalidRequestError(
+                f"{key}= is set by structured mode {mode!r}; pick another mode= to set it yourself"
+            )
+    options.update(request.options)
+    if request.instruction is not None:
+        messages: list[Message | Any] = [request.instruction, *normalize_messages(prompt)]
+        prompt = messages
+    return prompt, options, request.from_tool

@@ -1,0 +1,379 @@
+"""Structured streaming over the generation API: partial objects, completed
+items and patches, sync and async. Each stream wraps a ``Stream`` (or
+``AsyncStream``) and pumps its chunks into a ``StructuredSession``.
+
+Every yield of ``stream_object`` is a fresh partial object (a new instance of
+the model's partial twin), so keeping one is safe; values already complete are
+shared between snapshots rather than copied, and building one costs the size
+of the still-open part of the document, not of the whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Generator
+from types import TracebackType
+from typing import Any, Generic, TypeVar, Unpack
+
+import httpx
+from pydantic import BaseModel
+
+from .._async import AsyncStream, agenerate_stream
+from .._client import Stream, generate_stream
+from .._messages import Message, MessageRole, Prompt, normalize_messages
+from .._request import RequestOptions
+from .._response import GenerationResponse
+from ._partial import Progress, StructuredValidationError
+from ._session import StructuredSession, items_wrapper, structured_call
+
+__all__ = [
+    "AsyncObjectStream",
+    "ObjectStream",
+    "StructuredOptions",
+    "agenerate_object",
+    "astream_items",
+    "astream_object",
+    "astream_patches",
+    "generate_object",
+    "stream_items",
+    "stream_object",
+    "stream_patches",
+]
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+Y = TypeVar("Y")
+
+
+class StructuredOptions(RequestOptions, total=False):
+    """``RequestOptions`` plus ``mode``: ``json_schema``, ``json``, ``tool`` or
+    ``text`` (default: the provider's ``structured_mode``)."""
+
+    mode: str
+
+
+class _Base(Generic[M]):
+    __slots__ = ("__weakref__", "_session")
+
+    _session: StructuredSession[M]
+
+    @property
+    def progress(self) -> Progress:
+        """Which fields are complete, e.g. ``progress.completed / progress.total``."""
+        return self._session.progress
+
+    @property
+    def completed(self) -> list[str]:
+        """Dotted paths (``"address.city"``) completed by the latest update."""
+        return self._session.completed
+
+    @property
+    def raw_text(self) -> str:
+        """The JSON text received so far."""
+        return self._session.tracker.raw_text
+
+
+class ObjectStream(_Base[M], Generic[M, Y]):
+    """Iterate for updates (partial objects, items or patches); ``final`` is
+    the validated object once the stream has ended; ``response`` the
+    generation's accumulated response (usage, timing)."""
+
+    __slots__ = ("_stream", "_updates")
+
+    def __init__(
+        self,
+        stream: Stream,
+        session: StructuredSession[M],
+        updates: Callable[[StructuredSession[M]], list[Y]],
+    ) -> None:
+        self._stream = stream
+        self._session = session
+        self._updates = _drive(stream, session, updates)
+
+    def __iter__(self) -> Generator[Y, None, None]:
+        return self._updates
+
+    def __next__(self) -> Y:
+        return next(self._updates)
+
+    def __enter__(self) -> ObjectStream[M, Y]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._updates.close()
+        self._stream.close()
+
+    @property
+    def final(self) -> M:
+        """The validated object: reads the rest of the stream if needed."""
+        for _ in self._updates:
+            pass
+        if self._session.final is None:
+            raise StructuredValidationError(
+                "the stream was closed before the object was complete",
+                raw_text=self.raw_text,
+                partial=self._session.tracker.partial,
+            )
+        return self._session.final
+
+    @property
+    def response(self) -> GenerationResponse:
+        return self._stream.response
+
+
+class AsyncObjectStream(_Base[M], Generic[M, Y]):
+    """Async twin of ``ObjectStream``; ``await stream.afinal()`` for the object."""
+
+    __slots__ = ("_stream", "_updates")
+
+    def __init__(
+        self,
+        stream: AsyncStream,
+        session: StructuredSession[M],
+        updates: Callable[[StructuredSession[M]], list[Y]],
+    ) -> None:
+        self._stream = stream
+        self._session = session
+        self._updates = _adrive(stream, session, updates)
+
+    def __aiter__(self) -> AsyncGenerator[Y, None]:
+        return self._updates
+
+    async def __anext__(self) -> Y:
+        return await self._updates.__anext__()
+
+    async def __aenter__(self) -> AsyncObjectStream[M, Y]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._updates.aclose()
+        await self._stream.aclose()
+
+    async def afinal(self) -> M:
+        """The validated object: reads the rest of the stream if needed."""
+        async for _ in self._updates:
+            pass
+        if self._session.final is None:
+            raise StructuredValidationError(
+                "the stream was closed before the object was complete",
+                raw_text=self.raw_text,
+                partial=self._session.tracker.partial,
+            )
+        return self._session.final
+
+    @property
+    def response(self) -> GenerationResponse:
+        return self._stream.response
+
+
+def _drive(
+    stream: Stream,
+    session: StructuredSession[M],
+    updates: Callable[[StructuredSession[M]], list[Y]],
+) -> Generator[Y, None, None]:
+    with stream:
+        for chunk in stream:
+            if session.push(chunk):
+                yield from updates(session)
+    session.finish()
+    yield from _final_updates(session, updates)
+
+
+async def _adrive(
+    stream: AsyncStream,
+    session: StructuredSession[M],
+    updates: Callable[[StructuredSession[M]], list[Y]],
+) -> AsyncGenerator[Y, None]:
+    async with stream:
+        async for chunk in stream:
+            if session.push(chunk):
+                for update in updates(session):
+                    yield update
+    session.finish()
+    for update in _final_updates(session, updates):
+        yield update
+
+
+def _final_updates(
+    session: StructuredSession[M], updates: Callable[[StructuredSession[M]], list[Y]]
+) -> list[Y]:
+    """What closing the document completed (a top-level number, the last
+    closes), unless it changed nothing."""
+    return updates(session) if session.tracker.last_ops else []
+
+
+# --------------------------------------------------------------- what a yield is
+
+
+def _partials(session: StructuredSession[M]) -> list[M]:
+    return [session.partial]
+
+
+def _patches(session: StructuredSession[M]) -> list[dict[str, Any]]:
+    return session.patches()
+
+
+def _items(session: StructuredSession[Any]) -> list[Any]:
+    return session.new_items()
+
+
+# ------------------------------------------------------------------ functions
+
+
+def stream_object(
+    prompt: Prompt,
+    schema: type[M],
+    *,
+    http_client: httpx.Client | None = None,
+    **options: Unpack[StructuredOptions],
+) -> ObjectStream[M, M]:
+    """Stream ``schema`` as it fills in: each update is a partial object whose
+    fields are None until they arrive, strings and lists grow, and nothing is
+    shown before it can be right (a Literal only once complete, a number only
+    once it cannot change). ``final`` is the object validated by ``schema``."""
+    prompt, opts, from_tool = structured_call(prompt, schema, dict(options))
+    stream = generate_stream(prompt, http_client=http_client, **opts)
+    return ObjectStream(stream, StructuredSession(schema, from_tool=from_tool), _partials)
+
+
+def astream_object(
+    prompt: Prompt,
+    schema: type[M],
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    **options: Unpack[StructuredOptions],
+) -> AsyncObjectStream[M, M]:
+    """Async twin of :func:`stream_object`."""
+    prompt, opts, from_tool = structured_call(prompt, schema, dict(options))
+    stream = agenerate_stream(prompt, http_client=http_client, **opts)
+    return AsyncObjectStream(stream, StructuredSession(schema, from_tool=from_tool), _partials)
+
+
+def stream_items(
+    prompt: Prompt,
+    item: type[T],
+    *,
+    http_client: httpx.Client | None = None,
+    **options: Unpack[StructuredOptions],
+) -> ObjectStream[Any, T]:
+    """Stream a list: each item is yielded once, when it is complete and
+    valid. The model is asked for ``{"items": [...]}``; a bare top-level array
+    in its answer works too."""
+    wrapper = items_wrapper(item)
+    prompt, opts, from_tool = structured_call(prompt, wrapper, dict(options))
+    stream = generate_stream(prompt, http_client=http_client, **opts)
+    session = StructuredSession(wrapper, from_tool=from_tool, item=item)
+    return ObjectStream(stream, session, _items)
+
+
+def astream_items(
+    prompt: Prompt,
+    item: type[T],
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    **options: Unpack[StructuredOptions],
+) -> AsyncObjectStream[Any, T]:
+    """Async twin of :func:`stream_items`."""
+    wrapper = items_wrapper(item)
+    prompt, opts, from_tool = structured_call(prompt, wrapper, dict(options))
+    stream = agenerate_stream(prompt, http_client=http_client, **opts)
+    session = StructuredSession(wrapper, from_tool=from_tool, item=item)
+    return AsyncObjectStream(stream, session, _items)
+
+
+def stream_patches(
+    prompt: Prompt,
+    schema: type[M],
+    *,
+    http_client: httpx.Client | None = None,
+    **options: Unpack[StructuredOptions],
+) -> ObjectStream[M, dict[str, Any]]:
+    """Stream ``schema`` as JSON-patch-like operations (``add``, and
+    ``append`` for a growing string) that rebuild the object with
+    ``rill.structured.apply_patches``, in O(size of the object) bytes."""
+    prompt, opts, from_tool = structured_call(prompt, schema, dict(options))
+    stream = generate_stream(prompt, http_client=http_client, **opts)
+    return ObjectStream(stream, StructuredSession(schema, from_tool=from_tool), _patches)
+
+
+def astream_patches(
+    prompt: Prompt,
+    schema: type[M],
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    **options: Unpack[StructuredOptions],
+) -> AsyncObjectStream[M, dict[str, Any]]:
+    """Async twin of :func:`stream_patches`."""
+    prompt, opts, from_tool = structured_call(prompt, schema, dict(options))
+    stream = agenerate_stream(prompt, http_client=http_client, **opts)
+    return AsyncObjectStream(stream, StructuredSession(schema, from_tool=from_tool), _patches)
+
+
+def generate_object(
+    prompt: Prompt,
+    schema: type[M],
+    *,
+    max_retries_on_invalid: int = 0,
+    http_client: httpx.Client | None = None,
+    **options: Unpack[StructuredOptions],
+) -> M:
+    """The whole object, validated by ``schema``. With
+    ``max_retries_on_invalid=N``, an answer that does not validate is sent
+    back with the validation error, up to N more times."""
+    messages = list(normalize_messages(prompt))
+    for attempt in range(max_retries_on_invalid + 1):
+        stream = stream_object(messages, schema, http_client=http_client, **options)
+        try:
+            return stream.final
+        except StructuredValidationError as exc:
+            if attempt == max_retries_on_invalid:
+                raise
+            messages += _feedback(exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def agenerate_object(
+    prompt: Prompt,
+    schema: type[M],
+    *,
+    max_retries_on_invalid: int = 0,
+    http_client: httpx.AsyncClient | None = None,
+    **options: Unpack[StructuredOptions],
+) -> M:
+    """Async twin of :func:`generate_object`."""
+    messages = list(normalize_messages(prompt))
+    for attempt in range(max_retries_on_invalid + 1):
+        stream = astream_object(messages, schema, http_client=http_client, **options)
+        try:
+            return await stream.afinal()
+        except StructuredValidationError as exc:
+            if attempt == max_retries_on_invalid:
+                raise
+            messages += _feedback(exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _feedback(error: StructuredValidationError) -> list[Message]:
+    """The failed answer and what was wrong with it, as the next two turns."""
+    return [
+        Message(MessageRole.ASSISTANT, error.raw_text),
+        Message(
+            MessageRole.USER,
+            f"That answer is not valid: {error}\nReply with the corrected JSON only.",
+        ),
+    ]
