@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .._errors import ConfigurationError
 from ._base import Call
+from ._ollama import ollama_host_url
 from ._openai_chat import OpenAIChatCodec
 from ._provider import Provider
 
@@ -50,12 +51,10 @@ class OllamaOpenAIProvider(Provider):
     def resolve_base_url(self, base_url: str | None) -> str:
         if base_url:
             return base_url.rstrip("/")
-        host = os.environ.get("OLLAMA_HOST")
+        host = os.environ.get("OLLAMA_HOST", "").strip()
         if not host:
             return self.base_url
-        if "://" not in host:
-            host = "http://" + host
-        return host.rstrip("/") + "/v1"
+        return ollama_host_url(host) + "/v1"
 
 
 def builtin_providers() -> list[Provider]:
@@ -90,7 +89,9 @@ def _openai_compatible() -> list[Provider]:
             auth_header="api-key",
             auth_scheme="",
         ),
-        OllamaOpenAIProvider("ollama", compat, "http://127.0.0.1:11434/v1", key_required=False),
+        OllamaOpenAIProvider(
+            "ollama-openai", compat, "http://127.0.0.1:11434/v1", key_required=False
+        ),
         Provider(
             "vllm",
             compat,
@@ -122,12 +123,14 @@ def _openai_compatible() -> list[Provider]:
             api_key_env=("GROQ_API_KEY",),
             base_url_env=("GROQ_BASE_URL",),
         ),
+        # DeepSeek has JSON mode but no schema-constrained output.
         Provider(
             "deepseek",
             compat,
             "https://api.deepseek.com/v1",
             api_key_env=("DEEPSEEK_API_KEY",),
             base_url_env=("DEEPSEEK_BASE_URL",),
+            structured_mode="json",
         ),
         # Mistral always reports usage in the last chunk and rejects unknown fields.
         Provider(
