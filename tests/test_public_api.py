@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import types
 
+import pytest
+
 import rill
 from rill import _errors
 
@@ -20,7 +22,14 @@ def test_every_public_attribute_is_in_all() -> None:
         for name, value in vars(rill).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
-    assert public <= set(rill.__all__)
+    assert public - {"TYPE_CHECKING", "Any"} <= set(rill.__all__)
+
+
+def test_lazy_names_load_on_first_use() -> None:
+    for name in rill._LAZY:
+        assert getattr(rill, name) is getattr(rill.structured, name)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        rill.nope  # noqa: B018
 
 
 def test_every_error_is_exported() -> None:

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 
 from ._errors import InvalidRequestError
 
-__all__ = ["Message", "MessageRole", "Prompt", "normalize_messages"]
+__all__ = ["Message", "MessageRole", "Prompt", "normalize_messages", "portable_messages"]
 
 
 class MessageRole(enum.StrEnum):
@@ -35,9 +35,11 @@ class Message:
     passed through as given. An assistant message may carry ``tool_calls``
     (:class:`~rill.ToolCall` values or OpenAI-shaped dicts) and, to continue a
     conversation with providers that require it, its ``reasoning`` with the
-    ``reasoning_signature`` and the opaque provider ``items`` it came with
-    (``GenerationResponse.to_message()`` fills these). A tool result names the
-    call it answers with ``tool_call_id``.
+    ``reasoning_signature`` and the opaque provider ``items`` it came with;
+    ``origin`` names the provider that produced those, since they mean
+    nothing to a provider with another wire format and are not sent there
+    (``GenerationResponse.to_message()`` fills all four). A tool result names
+    the call it answers with ``tool_call_id``.
     """
 
     role: MessageRole
@@ -48,6 +50,7 @@ class Message:
     reasoning: str | None = None
     reasoning_signature: str | None = None
     items: list[Any] | None = None
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         self.role = _role(self.role)
@@ -70,6 +73,7 @@ _MESSAGE_KEYS = frozenset(
         "reasoning",
         "reasoning_signature",
         "items",
+        "origin",
     }
 )
 
@@ -89,6 +93,24 @@ def _role(value: object) -> MessageRole:
         raise InvalidRequestError(
             f"unknown message role {value!r}; expected one of {known}"
         ) from None
+
+
+def portable_messages(messages: tuple[Message, ...], codec: str) -> tuple[Message, ...]:
+    """``messages`` without provider-specific state (signatures, items) that
+    came from a provider whose wire format is not ``codec``."""
+    from dataclasses import replace
+
+    from .providers import get_provider, provider_names
+
+    def foreign(origin: str) -> bool:
+        return origin not in provider_names() or get_provider(origin).codec.name != codec
+
+    return tuple(
+        replace(m, reasoning_signature=None, items=None, origin=None)
+        if m.origin is not None and (m.items or m.reasoning_signature) and foreign(m.origin)
+        else m
+        for m in messages
+    )
 
 
 def normalize_messages(prompt: Prompt, *, system: str | None = None) -> tuple[Message, ...]:
@@ -129,6 +151,7 @@ def _message(item: object, position: int) -> Message:
             reasoning=item.get("reasoning"),
             reasoning_signature=item.get("reasoning_signature"),
             items=item.get("items"),
+            origin=item.get("origin"),
         )
     raise InvalidRequestError(
         f"message {position} must be a Message or a dict, not {type(item).__name__}"

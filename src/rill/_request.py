@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Required, TypedDict
 
 from ._errors import InvalidRequestError
-from ._messages import Message, Prompt, normalize_messages
+from ._messages import Message, Prompt, normalize_messages, portable_messages
 from ._params import GenerationParams, Timeouts, validate_params
 from ._tools import normalize_tool_choice, normalize_tools
 from .providers import Call, HTTPRequest, Provider, get_provider, resolve_model
@@ -104,7 +104,7 @@ def _prepare(
     params: Mapping[str, Any],
 ) -> PreparedRequest:
     provider, model_id = resolve_model(model)
-    messages = normalize_messages(prompt, system=system)
+    messages = portable_messages(normalize_messages(prompt, system=system), provider.codec.name)
     checked = validate_params(params)
     _check_driver_options(max_retries, callback)
     if extra_body is not None and not isinstance(extra_body, Mapping):

@@ -118,4 +118,5 @@ class GenerationResponse:
             reasoning=picked.reasoning or None,
             reasoning_signature=picked.reasoning_signature,
             items=list(picked.items) or None,
+            origin=self.provider,
         )

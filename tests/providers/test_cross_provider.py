@@ -132,3 +132,22 @@ def test_same_conversation_same_result(
     assert second.finish_reason == "stop"
     sent = rill_emulator.requests[-1].body
     assert b"get_weather" in sent and b"14:05" in sent and b"21" in sent
+
+
+def test_switching_provider_mid_conversation_drops_foreign_state(rill_emulator: Emulator) -> None:
+    """Signatures and items mean nothing to another wire format: a Gemini turn
+    sent on to Claude goes without them; sent back to Gemini, with them."""
+    rill_emulator.enqueue(Script(replies=(REPLY,)))
+    gemini = {"base_url": rill_emulator.url, "api_key": "test", "tools": TOOLS}
+    first = rill.generate("Weather?", model="gemini/gemini-3-pro-preview", **gemini)
+    turn = first.to_message()
+    assert turn.items and turn.origin == "gemini"
+    follow_up = [Message(MessageRole.USER, "Weather?"), turn]
+    follow_up += [
+        Message(MessageRole.TOOL, content="ok", tool_call_id=call.id) for call in first.tool_calls
+    ]
+    rill_emulator.enqueue(Script.of_text("done"), Script.of_text("done"))
+    rill.generate(follow_up, model="anthropic/claude-sonnet-4-5", **gemini)
+    assert b"thoughtSignature" not in rill_emulator.requests[-1].body
+    rill.generate(follow_up, model="gemini/gemini-3-pro-preview", **gemini)
+    assert b"thoughtSignature" in rill_emulator.requests[-1].body
