@@ -22,8 +22,25 @@ _KEY_VARS = (
     "FIREWORKS_API_KEY",
     "OLLAMA_HOST",
     "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
     "GEMINI_API_KEY",
+    "GEMINI_BASE_URL",
     "GOOGLE_API_KEY",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "VERTEX_ACCESS_TOKEN",
+    "OLLAMA_API_KEY",
+    "CO_API_KEY",
+    "CO_API_URL",
+    "COHERE_API_KEY",
+    "VLLM_API_KEY",
+    "VLLM_BASE_URL",
+    "LLAMACPP_API_KEY",
+    "LLAMACPP_BASE_URL",
+    "LMSTUDIO_API_KEY",
+    "LMSTUDIO_BASE_URL",
+    "OPENAI_API_VERSION",
+    "TIKTOKEN_CACHE_DIR",
 )
 
 
@@ -52,10 +69,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run every ``async def`` test on anyio's plugin, without marking each."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Run every ``async def`` test on anyio's plugin, without marking each.
+    The mark goes on before items are made, so parametrization still applies."""
     import inspect
 
-    for item in items:
-        if inspect.iscoroutinefunction(getattr(item, "function", None)):
-            item.add_marker(pytest.mark.anyio)
+    if collector.funcnamefilter(name) and inspect.iscoroutinefunction(obj):  # type: ignore[attr-defined]
+        pytest.mark.anyio(obj)

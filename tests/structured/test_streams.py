@@ -58,6 +58,20 @@ PROVIDERS: dict[str, tuple[str, str]] = {
     "openai": ("openai/gpt-4o-mini", "text"),
     "anthropic": ("anthropic/claude-haiku-4-5", "tool"),
     "openai-responses": ("openai-responses/gpt-4o-mini", "text"),
+    "gemini": ("gemini/gemini-2.5-flash", "text"),
+    "ollama": ("ollama/qwen3", "text"),
+    "cohere": ("cohere/command-a", "text"),
+    "deepseek": ("deepseek/deepseek-chat", "text"),
+}
+# Where each provider's request shows the structured mode it was given.
+MODE_IN_REQUEST = {
+    "openai": lambda body: body["response_format"]["json_schema"]["strict"] is True,
+    "anthropic": lambda body: body["tool_choice"] == {"type": "tool", "name": "Profile"},
+    "openai-responses": lambda body: body["text"]["format"]["type"] == "json_schema",
+    "gemini": lambda body: "responseJsonSchema" in body["generationConfig"],
+    "ollama": lambda body: body["format"]["type"] == "object",
+    "cohere": lambda body: body["response_format"]["type"] == "json_object",
+    "deepseek": lambda body: body["response_format"] == {"type": "json_object"},
 }
 
 
@@ -68,7 +82,8 @@ def script(kind: str, document: str, **kw: Any) -> Script:
 
 
 def opts(emu: Emulator, model: str) -> dict[str, Any]:
-    base = emu.url if model.startswith("anthropic/") else emu.base_url
+    native = ("anthropic/", "gemini/", "ollama/", "cohere/")
+    base = emu.url if model.startswith(native) else emu.base_url
     return {"model": model, "base_url": base, "api_key": "test"}
 
 
@@ -123,20 +138,18 @@ def test_stream_object_in_each_providers_mode(rill_emulator: Emulator, provider:
     assert rill.progress(partials[-1]).completed == rill.progress(partials[-1]).total
     names = [p.name for p in partials if p.name]
     assert names[0] != "Alex Chen"  # the string grew in pieces
-    body = rill_emulator.requests[0].json
-    if kind == "tool":
-        assert body["tool_choice"] == {"type": "tool", "name": "Profile"}
-    elif provider == "openai":
-        assert body["response_format"]["json_schema"]["strict"] is True
-    else:
-        assert body["text"]["format"]["type"] == "json_schema"
+    assert MODE_IN_REQUEST[provider](rill_emulator.requests[0].json)
 
 
-async def test_astream_object(rill_emulator: Emulator) -> None:
-    rill_emulator.enqueue(script("text", DOC))
-    stream = rill.astream_object("A profile", Profile, **opts(rill_emulator, "openai/gpt-4o-mini"))
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+async def test_astream_object(rill_emulator: Emulator, provider: str) -> None:
+    model, kind = PROVIDERS[provider]
+    rill_emulator.enqueue(script(kind, DOC))
+    stream = rill.astream_object("A profile", Profile, **opts(rill_emulator, model))
     partials = [partial async for partial in stream]
-    assert partials[-1] == Profile.model_validate(PROFILE) or partials[-1].name == "Alex Chen"
+    for partial in partials:
+        assert_consistent(partial, PROFILE)
+    assert partials[-1].name == "Alex Chen"
     assert await stream.afinal() == Profile.model_validate(PROFILE)
 
 
