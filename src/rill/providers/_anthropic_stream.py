@@ -41,9 +41,9 @@ from typing import Any
 import orjson
 
 from .._chunks import StreamChunk, ToolCallDelta
-from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
+from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
-from ..wire import SSEDecoder
+from ._sse_stream import SSEStreamDecoder
 
 __all__ = ["FINISH_REASONS", "AnthropicDecoder", "decode_message", "parse_anthropic_usage"]
 
@@ -57,9 +57,6 @@ FINISH_REASONS = {
     "refusal": "refusal",
 }
 
-# A body that never produced an event is kept (up to this size) so that a JSON
-# error or a whole message sent instead of a stream can still be read.
-_HEAD_LIMIT = 1 << 20
 _NO_TOOLS: tuple[ToolCallDelta, ...] = ()
 
 
@@ -139,87 +136,46 @@ class _Block:
         return item
 
 
-class AnthropicDecoder:
+class AnthropicDecoder(SSEStreamDecoder):
     """Per-response decoder: SSE bytes -> ``StreamChunk`` values."""
 
-    __slots__ = (
-        "_blocks",
-        "_calls",
-        "_done",
-        "_head",
-        "_provider",
-        "_sse",
-        "_tools",
-        "_usage",
-        "error",
-    )
+    __slots__ = ("_blocks", "_calls", "_done", "_provider", "_tools", "_usage")
 
     def __init__(self, provider: str = "anthropic") -> None:
+        super().__init__()
         self._provider = provider or "anthropic"
-        self._sse = SSEDecoder()
         self._done = False
-        self._head: list[bytes] | None = []
         self._blocks: dict[Any, _Block] = {}  # block index -> block kept for items
         self._tools: dict[Any, int] = {}  # open block index -> tool call index
         self._calls = 0  # tool calls started
         self._usage: dict[str, Any] = {}
-        self.error: RemoteError | None = None
 
     @property
     def complete(self) -> bool:
         return self._done
 
-    def feed(self, data: bytes) -> list[StreamChunk]:
-        head = self._head
-        if head is not None:
-            if self._sse.events_seen or sum(map(len, head)) > _HEAD_LIMIT:
-                self._head = None
-            else:
-                head.append(data)
-        out: list[StreamChunk] = []
-        try:
-            for event in self._sse.decode(data):
-                if self.error is not None:
-                    break
-                self._event(event.event, event.data, out)
-        except ProtocolError as exc:
-            # Reported after the chunks that preceded it, which stay in the partial.
-            self.error = exc
-        return out
-
-    def flush(self) -> list[StreamChunk]:
-        out: list[StreamChunk] = []
-        try:
-            for event in self._sse.flush():
-                if self.error is None:
-                    self._event(event.event, event.data, out)
-            if self._sse.truncated and self._sse.events_seen and self.error is None:
-                self._last_line(out)
-            if not self._sse.events_seen and self._head:
-                self._non_sse_body(b"".join(self._head), out)
-        except ProtocolError as exc:
-            self.error = exc
-        return out
-
-    def _last_line(self, out: list[StreamChunk]) -> None:
+    def _end(self, out: list[StreamChunk]) -> None:
         """The body ended inside a line (some recordings lack the final line
         end). A last event whose JSON is whole is taken, as the ``anthropic``
         SDK takes it; one cut off mid-JSON is not, and the stream stays
         incomplete."""
-        for event in self._sse.decode(b"\n\n"):
+        if not (self._sse.truncated and self._sse.events_seen):
+            return
+        events = self._sse.decode_raw(b"\n\n")
+        for raw in events:
             try:
-                orjson.loads(event.data)
+                orjson.loads(raw if isinstance(raw, bytes) else raw[1])
             except orjson.JSONDecodeError:
                 return
-            self._event(event.event, event.data, out)
+        self._dispatch(events, out)
 
-    def _event(self, name: str, data: str, out: list[StreamChunk]) -> None:
-        if self._done or name == "ping":
+    def _event(self, name: bytes, data: bytes, out: list[StreamChunk]) -> None:
+        if self._done or name == b"ping":
             return
         obj = _loads(data)
         if not isinstance(obj, dict):
             raise ProtocolError(f"expected a JSON object in the stream, got {data[:200]!r}")
-        kind = obj.get("type", name)
+        kind = obj.get("type") or name.decode()
         if kind == "content_block_delta":
             self._delta(obj, out)
         elif kind == "content_block_start":
@@ -248,7 +204,7 @@ class AnthropicDecoder:
             self._message_delta(obj, out)
         elif kind == "message_stop":
             self._done = True
-        elif kind == "error" or name == "error":
+        elif kind == "error" or name == b"error":
             error = obj.get("error", obj)
             self.error = ProviderStreamError(
                 provider_error_message(self._provider, error), error=error
@@ -342,7 +298,7 @@ class AnthropicDecoder:
             )
         )
 
-    def _non_sse_body(self, body: bytes, out: list[StreamChunk]) -> None:
+    def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
         """A body with no events at all: a JSON error, or a whole message sent
         under an event-stream content type."""
         try:

@@ -37,10 +37,9 @@ from typing import Any
 import orjson
 
 from .._chunks import StreamChunk, ToolCallDelta
-from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
+from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
-from ..wire import SSEDecoder
-from ..wire._sse import RawEvent
+from ._sse_stream import SSEStreamDecoder
 
 __all__ = ["CITATION_ITEM", "CohereDecoder", "decode_response"]
 
@@ -59,60 +58,23 @@ _FINISH = {
 }
 _SILENT = frozenset({"content-end", "tool-call-end", "citation-end"})
 _EMPTY: dict[str, Any] = {}
-_HEAD_LIMIT = 1 << 20
 
 
-class CohereDecoder:
+class CohereDecoder(SSEStreamDecoder):
     """Per-response decoder: SSE bytes -> ``StreamChunk`` per event."""
 
-    __slots__ = ("_done", "_ended", "_head", "_model", "_provider", "_sse", "error")
+    __slots__ = ("_done", "_ended", "_model", "_provider")
 
     def __init__(self, provider: str = "cohere", model: str | None = None) -> None:
+        super().__init__()
         self._provider = provider or "cohere"
         self._model = model
-        self._sse = SSEDecoder()
-        self._head: list[bytes] | None = []
         self._done = False
         self._ended = False
-        self.error: RemoteError | None = None
 
     @property
     def complete(self) -> bool:
         return self._done or self._ended
-
-    def feed(self, data: bytes) -> list[StreamChunk]:
-        head = self._head
-        if head is not None:
-            if self._sse.events_seen or sum(map(len, head)) > _HEAD_LIMIT:
-                self._head = None
-            else:
-                head.append(data)
-        out: list[StreamChunk] = []
-        try:
-            self._events(self._sse.decode_raw(data), out)
-        except ProtocolError as exc:
-            # Reported after the chunks that preceded it, which stay in the partial.
-            self.error = exc
-        return out
-
-    def flush(self) -> list[StreamChunk]:
-        out: list[StreamChunk] = []
-        try:
-            self._events(self._sse.flush_raw(), out)
-            if self.error is None and not self._sse.events_seen and self._head:
-                self._non_sse_body(b"".join(self._head), out)
-        except ProtocolError as exc:
-            self.error = exc
-        return out
-
-    def _events(self, events: list[RawEvent], out: list[StreamChunk]) -> None:
-        for raw in events:
-            if self.error is not None:
-                break
-            if isinstance(raw, bytes):
-                self._event(b"", raw, out)
-            else:
-                self._event(raw[0], raw[1], out)
 
     def _event(self, name: bytes, data: bytes, out: list[StreamChunk]) -> None:
         if data == b"[DONE]":
@@ -190,7 +152,7 @@ class CohereDecoder:
                 provider_error_message(self._provider, error), error=error
             )
 
-    def _non_sse_body(self, body: bytes, out: list[StreamChunk]) -> None:
+    def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
         """No events at all: a JSON error or a whole response sent instead."""
         try:
             obj = orjson.loads(body)

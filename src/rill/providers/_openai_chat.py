@@ -18,22 +18,17 @@ from typing import Any
 import orjson
 
 from .._chunks import StreamChunk, ToolCallDelta
-from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
+from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._messages import Message
 from .._response import ToolCall, Usage
 from .._tools import ToolSpec
-from ..wire import SSEDecoder
-from ..wire._sse import RawEvent
 from ._base import Call
+from ._sse_stream import SSEStreamDecoder
 
 __all__ = ["OpenAIChatCodec", "OpenAIChatDecoder", "parse_openai_usage"]
 
 # OpenAI's words are rill's, but for the legacy function_call.
 _FINISH = {"function_call": "tool_calls"}
-
-# A body that never produced an event is kept (up to this size) so that a JSON
-# error body sent under ``text/event-stream`` can still be reported.
-_HEAD_LIMIT = 1 << 20
 
 
 class OpenAIChatCodec:
@@ -125,54 +120,21 @@ class OpenAIChatCodec:
         return chunks
 
 
-class OpenAIChatDecoder:
+class OpenAIChatDecoder(SSEStreamDecoder):
     """Per-response decoder: SSE bytes -> ``StreamChunk`` per choice delta."""
 
-    __slots__ = ("_done", "_finished", "_head", "_n", "_provider", "_sse", "error")
+    __slots__ = ("_done", "_finished", "_n", "_provider")
 
     def __init__(self, n: int = 1, provider: str = "provider") -> None:
+        super().__init__()
         self._provider = provider or "provider"
-        self._sse = SSEDecoder()
         self._n = n
         self._finished: set[int] = set()
         self._done = False
-        self._head: list[bytes] | None = []
-        self.error: RemoteError | None = None
 
     @property
     def complete(self) -> bool:
         return self._done or len(self._finished) >= self._n
-
-    def feed(self, data: bytes) -> list[StreamChunk]:
-        head = self._head
-        if head is not None:
-            if self._sse.events_seen or sum(map(len, head)) > _HEAD_LIMIT:
-                self._head = None
-            else:
-                head.append(data)
-        out: list[StreamChunk] = []
-        try:
-            self._events(self._sse.decode_raw(data), out)
-        except ProtocolError as exc:
-            # Reported after the chunks that preceded it, which stay in the partial.
-            self.error = exc
-        return out
-
-    def flush(self) -> list[StreamChunk]:
-        out: list[StreamChunk] = []
-        self._events(self._sse.flush_raw(), out)
-        if not self._sse.events_seen and self._head:
-            self._non_sse_body(b"".join(self._head), out)
-        return out
-
-    def _events(self, events: list[RawEvent], out: list[StreamChunk]) -> None:
-        for raw in events:
-            if self.error is not None:
-                break
-            if isinstance(raw, bytes):
-                self._event(b"", raw, out)
-            else:
-                self._event(raw[0], raw[1], out)
 
     def _event(self, name: bytes, data: bytes, out: list[StreamChunk]) -> None:
         if data == b"[DONE]":
@@ -261,7 +223,7 @@ class OpenAIChatDecoder:
             native,
         )
 
-    def _non_sse_body(self, body: bytes, out: list[StreamChunk]) -> None:
+    def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
         """A body with no events at all: a JSON error or a whole non-streamed
         response sent under an event-stream content type."""
         try:

@@ -39,49 +39,42 @@ from typing import Any
 import orjson
 
 from .._chunks import StreamChunk, ToolCallDelta
-from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
+from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
-from ..wire import SSEDecoder
+from ._sse_stream import SSEStreamDecoder
 
 __all__ = ["ResponsesDecoder", "decode_response", "parse_responses_usage"]
 
 # Why a response stopped short: ``incomplete_details.reason`` in rill's words.
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
-# A body that never produced an event is kept (up to this size) so that a JSON
-# error or a whole response sent under ``text/event-stream`` can be reported.
-_HEAD_LIMIT = 1 << 20
 
 _PARAGRAPH = "\n\n"
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _STARTED = frozenset({"response.created", "response.queued", "response.in_progress"})
 
 
-class ResponsesDecoder:
+class ResponsesDecoder(SSEStreamDecoder):
     """Per-response decoder: Responses SSE bytes -> ``StreamChunk`` values."""
 
     __slots__ = (
         "_calls",
         "_done",
-        "_head",
         "_held",
         "_id",
         "_model",
         "_open",
         "_provider",
         "_reasoning_part",
-        "_sse",
         "_tool_items",
         "_tools",
-        "error",
         "sequence_number",
     )
 
     def __init__(self, provider: str = "provider") -> None:
+        super().__init__()
         self._provider = provider or "provider"
-        self._sse = SSEDecoder()
         self._done = False
-        self._head: list[bytes] | None = []
         self._id: str | None = None
         self._model: str | None = None
         # output_index -> tool-call index, and item id -> tool-call index
@@ -93,7 +86,6 @@ class ResponsesDecoder:
         self._open: set[int] = set()
         self._held: dict[int, Any] = {}
         self._reasoning_part: tuple[Any, Any, Any] | None = None
-        self.error: RemoteError | None = None
         self.sequence_number: int | None = None
         """The ``sequence_number`` of the last event seen: resume after it."""
 
@@ -101,38 +93,10 @@ class ResponsesDecoder:
     def complete(self) -> bool:
         return self._done
 
-    def feed(self, data: bytes) -> list[StreamChunk]:
-        head = self._head
-        if head is not None:
-            if self._sse.events_seen or sum(map(len, head)) > _HEAD_LIMIT:
-                self._head = None
-            else:
-                head.append(data)
-        out: list[StreamChunk] = []
-        try:
-            for event in self._sse.decode(data):
-                if self.error is not None:
-                    break
-                self._event(event.event, event.data, out)
-        except ProtocolError as exc:
-            # Reported after the chunks that preceded it, which stay in the partial.
-            self.error = exc
-        return out
-
-    def flush(self) -> list[StreamChunk]:
-        out: list[StreamChunk] = []
-        for event in self._sse.flush():
-            if self.error is not None:
-                break
-            self._event(event.event, event.data, out)
-        if not self._sse.events_seen and self._head:
-            self._non_sse_body(b"".join(self._head), out)
-        return out
-
     # ------------------------------------------------------------------ events
 
-    def _event(self, name: str, data: str, out: list[StreamChunk]) -> None:
-        if data == "[DONE]":
+    def _event(self, name: bytes, data: bytes, out: list[StreamChunk]) -> None:
+        if data == b"[DONE]":
             self._done = True
             return
         if self._done:
@@ -143,7 +107,7 @@ class ResponsesDecoder:
         seq = obj.get("sequence_number")
         if seq is not None:
             self.sequence_number = seq
-        kind = obj.get("type") or name
+        kind = obj.get("type") or name.decode()
         # The frequent events first.
         if kind == "response.output_text.delta":
             out.append(
@@ -295,7 +259,7 @@ class ResponsesDecoder:
             )
         )
 
-    def _non_sse_body(self, body: bytes, out: list[StreamChunk]) -> None:
+    def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
         """A body with no events at all: a JSON error or a whole response sent
         under an event-stream content type."""
         try:

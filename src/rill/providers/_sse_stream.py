@@ -1,0 +1,79 @@
+"""What every decoder of a server-sent-event stream does the same way.
+
+A subclass says what one event means (``_event``); this base feeds bytes
+through ``SSEDecoder``, stops at the first failure and records it as
+``error`` (so the chunks decoded before it are still delivered), and keeps
+the start of a body that never produced an event, so that a JSON error or a
+whole response sent instead of a stream can be recognised at the end
+(``_whole_body``).
+"""
+
+from __future__ import annotations
+
+from .._chunks import StreamChunk
+from .._errors import ProtocolError, RemoteError
+from ..wire import SSEDecoder
+from ..wire._sse import RawEvent
+
+__all__ = ["SSEStreamDecoder"]
+
+# A body that never produced an event is kept up to this size.
+_HEAD_LIMIT = 1 << 20
+
+
+class SSEStreamDecoder:
+    """Base of the per-response decoders of SSE-framed provider streams."""
+
+    __slots__ = ("_head", "_sse", "error")
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
+        self._head: list[bytes] | None = []
+        self.error: RemoteError | None = None
+
+    def feed(self, data: bytes) -> list[StreamChunk]:
+        head = self._head
+        if head is not None:
+            if self._sse.events_seen or sum(map(len, head)) > _HEAD_LIMIT:
+                self._head = None
+            else:
+                head.append(data)
+        out: list[StreamChunk] = []
+        try:
+            self._dispatch(self._sse.decode_raw(data), out)
+        except ProtocolError as exc:
+            # Reported after the chunks that preceded it, which stay in the partial.
+            self.error = exc
+        return out
+
+    def flush(self) -> list[StreamChunk]:
+        out: list[StreamChunk] = []
+        try:
+            self._dispatch(self._sse.flush_raw(), out)
+            if self.error is None:
+                self._end(out)
+            if self.error is None and not self._sse.events_seen and self._head:
+                self._whole_body(b"".join(self._head), out)
+        except ProtocolError as exc:
+            self.error = exc
+        return out
+
+    def _dispatch(self, events: list[RawEvent], out: list[StreamChunk]) -> None:
+        for raw in events:
+            if self.error is not None:
+                return
+            if isinstance(raw, bytes):
+                self._event(b"", raw, out)
+            else:
+                self._event(raw[0], raw[1], out)
+
+    def _event(self, name: bytes, data: bytes, out: list[StreamChunk]) -> None:
+        """One event: ``name`` is ``b""`` for the default type."""
+        raise NotImplementedError
+
+    def _end(self, out: list[StreamChunk]) -> None:
+        """The body ended; a subclass may take what the SSE decoder could not."""
+
+    def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
+        """A body with no events at all (a JSON error, or a whole response)."""
+        raise ProtocolError(f"response is not an event stream: {body[:200]!r}")
