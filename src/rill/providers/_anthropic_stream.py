@@ -43,6 +43,7 @@ import orjson
 from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
+from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
 
 __all__ = ["FINISH_REASONS", "AnthropicDecoder", "decode_message", "parse_anthropic_usage"]
@@ -326,10 +327,3 @@ def parse_anthropic_usage(raw: dict[str, Any]) -> Usage:
     details = raw.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
     return Usage(prompt, completion, prompt + completion, thinking or 0, read)
-
-
-def _loads(data: str | bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(f"invalid JSON in stream ({exc}): {data[:200]!r}") from None

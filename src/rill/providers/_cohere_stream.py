@@ -39,6 +39,7 @@ import orjson
 from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
+from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
 
 __all__ = ["CITATION_ITEM", "CohereDecoder", "decode_response"]
@@ -245,10 +246,3 @@ def _logprobs(value: Any) -> list[Any] | None:
     if not value:
         return None
     return list(value) if isinstance(value, list) else [value]
-
-
-def _loads(data: str | bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(f"invalid JSON in stream ({exc}): {data[:200]!r}") from None

@@ -50,6 +50,7 @@ from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
 from .._response import Usage
 from ..wire import JSONArrayDecoder, SSEDecoder
+from ._json import loads as _loads
 
 __all__ = ["GeminiDecoder", "decode_gemini_response"]
 
@@ -369,10 +370,3 @@ def _logprobs(result: Any) -> list[Any] | None:
         {**token, "topCandidates": alternatives.get("candidates", [])}
         for token, alternatives in zip(chosen, top, strict=True)
     ]
-
-
-def _loads(data: str | bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(f"invalid JSON from Gemini ({exc}): {data[:200]!r}") from None

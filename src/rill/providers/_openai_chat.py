@@ -23,6 +23,7 @@ from .._messages import Message
 from .._response import ToolCall, Usage
 from .._tools import ToolSpec
 from ._base import Call
+from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
 
 __all__ = ["OpenAIChatCodec", "OpenAIChatDecoder", "parse_openai_usage"]
@@ -311,13 +312,6 @@ def parse_openai_usage(obj: dict[str, Any]) -> Usage | None:
         or raw.get("prompt_cache_hit_tokens")
         or 0,
     )
-
-
-def _loads(data: str | bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(f"invalid JSON in stream ({exc}): {data[:200]!r}") from None
 
 
 def _message_json(message: Message) -> dict[str, Any]:

@@ -41,6 +41,7 @@ import orjson
 from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
+from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
 
 __all__ = ["ResponsesDecoder", "decode_response", "parse_responses_usage"]
@@ -365,10 +366,3 @@ def decode_response(body: bytes, provider: str = "provider") -> list[StreamChunk
             tuple(output),
         )
     ]
-
-
-def _loads(data: str | bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(f"invalid JSON in stream ({exc}): {data[:200]!r}") from None
