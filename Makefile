@@ -34,6 +34,7 @@ check: lint typecheck test
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.streaming
+	$(BIN)/python -m benchmarks.structured
 
 # Refresh the pinned versions the test environment installs.
 lock: $(STAMP)

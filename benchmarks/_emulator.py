@@ -1,4 +1,5 @@
-"""Run ``python -m rill.testing`` in its own process and stop it by pid.
+"""Run ``python -m rill.testing`` (or another emulator launcher) in its own
+process and stop it by pid.
 
 The server lives in another process so its CPU time is not charged to the
 client being measured, which reads ``time.process_time()``.
@@ -14,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-__all__ = ["emulator"]
+__all__ = ["BANNER", "emulator", "server"]
 
-_BANNER = "rill emulator listening on "
+BANNER = "rill emulator listening on "
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 5.0
 
@@ -32,6 +33,13 @@ def emulator(*, chunks: int, ttft: float = 0.0, tps: float | None = None) -> Ite
         argv += ["--ttft", str(ttft)]
     if tps:
         argv += ["--tps", str(tps)]
+    with server(argv) as url:
+        yield url
+
+
+@contextmanager
+def server(argv: list[str]) -> Iterator[str]:
+    """Run ``argv``, a process that prints the emulator's banner; yield the URL it prints."""
     # stderr goes to a file, not a pipe nobody drains, so a chatty server cannot block.
     with tempfile.TemporaryFile("w+") as errors:
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True)
@@ -45,13 +53,13 @@ def _read_url(process: subprocess.Popen[str], errors: IO[str]) -> str:
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], _START_TIMEOUT)
     line = process.stdout.readline() if ready else ""
-    if not line.startswith(_BANNER):
+    if not line.startswith(BANNER):
         errors.seek(0)
         raise RuntimeError(
             f"emulator did not start within {_START_TIMEOUT:.0f} s "
             f"(stdout {line!r}, stderr {errors.read()[-2000:]!r})"
         )
-    return line[len(_BANNER) :].strip()
+    return line[len(BANNER) :].strip()
 
 
 def _stop(process: subprocess.Popen[str]) -> None:

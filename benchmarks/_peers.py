@@ -5,7 +5,8 @@ can check that nobody skipped work. A client imports its library in ``load()``,
 not at module import, so a missing optional package is reported, not fatal,
 and a fresh process pays only for the library it measures. The loops stay plain
 ``for`` + ``append`` in every client, like the floor's, so they differ only in
-the library they drive.
+the library they drive. The Anthropic clients read the same text from the same
+server, which answers ``/v1/messages`` in the Anthropic Messages format.
 """
 
 from __future__ import annotations
@@ -15,18 +16,22 @@ import importlib.metadata
 import importlib.util
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
 from time import perf_counter
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-__all__ = ["PEERS", "Peer", "missing"]
+__all__ = ["PEERS", "Library", "Peer", "load", "missing"]
 
 MODEL = "bench"
 PROMPT = "Count for me."
 MESSAGES = [{"role": "user", "content": PROMPT}]
+ANTHROPIC_MODEL = "claude-haiku-4-5"
+MAX_TOKENS = 1024
+"""Anthropic requires ``max_tokens``; the emulator ignores it."""
 
 
-class Peer(ABC):
-    """One client: ``load`` the library, ``open`` a reusable client, then stream."""
+class Library(ABC):
+    """A library under test: ``load`` imports it, ``close`` releases what it opened."""
 
     name: ClassVar[str]
     module: ClassVar[str]
@@ -35,6 +40,20 @@ class Peer(ABC):
     @abstractmethod
     def load(self) -> None:
         """Import the library (kept out of the timed region)."""
+
+    def close(self) -> None:  # noqa: B027 - optional; some libraries keep their own clients
+        """Release the client."""
+
+    @classmethod
+    def version(cls) -> str:
+        try:
+            return importlib.metadata.version(cls.module.replace("_", "-"))
+        except importlib.metadata.PackageNotFoundError:
+            return "?"
+
+
+class Peer(Library):
+    """One client: ``load`` the library, ``open`` a reusable client, then stream."""
 
     @abstractmethod
     def open(self, url: str) -> None:
@@ -51,19 +70,37 @@ class Peer(ABC):
         Reading to the end leaves the connection in the pool for the next request.
         """
 
-    def close(self) -> None:  # noqa: B027 - optional; some libraries keep their own clients
-        """Release the client."""
 
-    @classmethod
-    def version(cls) -> str:
-        try:
-            return importlib.metadata.version(cls.module.replace("_", "-"))
-        except importlib.metadata.PackageNotFoundError:
-            return "?"
-
-
-def missing(peer: type[Peer]) -> bool:
+def missing(peer: type[Library]) -> bool:
     return importlib.util.find_spec(peer.module) is None
+
+
+L = TypeVar("L", bound=Library)
+
+
+def load(
+    registry: Mapping[str, type[L]], names: Iterable[str]
+) -> tuple[dict[str, L], dict[str, str]]:
+    """Import each selected client's library, in registry order; a missing one is
+    noted ("not installed", "import failed: ...") and left out."""
+    selected = set(names)
+    peers: dict[str, L] = {}
+    status: dict[str, str] = {}
+    for name, cls in registry.items():
+        if name not in selected:
+            continue
+        if missing(cls):
+            status[name] = "not installed"
+            continue
+        peer = cls()
+        try:
+            peer.load()
+        except Exception as exc:  # an optional peer must not stop the run
+            status[name] = f"import failed: {type(exc).__name__}: {exc}"
+        else:
+            peers[name] = peer
+            status[name] = "ok"
+    return peers, status
 
 
 class _AsyncPeer(Peer):
@@ -212,6 +249,32 @@ class RillAsync(_Rill, _AsyncPeer):
         await self._client.aclose()
 
 
+class RillAnthropicSync(RillSync):
+    """rill on the Anthropic Messages protocol (the same emulator answers ``/v1/messages``)."""
+
+    name = "rill anthropic sync"
+
+    def _options(self, url: str, client: Any) -> dict[str, Any]:
+        return _anthropic_options(url, client)
+
+
+class RillAnthropicAsync(RillAsync):
+    name = "rill anthropic async"
+
+    def _options(self, url: str, client: Any) -> dict[str, Any]:
+        return _anthropic_options(url, client)
+
+
+def _anthropic_options(url: str, client: Any) -> dict[str, Any]:
+    # Like the anthropic SDK, rill takes the base URL without ``/v1``.
+    return {
+        "model": "anthropic/" + ANTHROPIC_MODEL,
+        "base_url": url.removesuffix("/v1"),
+        "api_key": "x",
+        "http_client": client,
+    }
+
+
 class _OpenAI(Peer):
     module = "openai"
 
@@ -271,6 +334,38 @@ class OpenAIAsync(_OpenAI, _AsyncPeer):
 
     async def _close(self) -> None:
         await self._client.close()
+
+
+class AnthropicSync(Peer):
+    name = "anthropic SDK sync"
+    module = "anthropic"
+
+    def load(self) -> None:
+        import anthropic
+
+        self._anthropic: Any = anthropic
+
+    def open(self, url: str) -> None:
+        self._client = self._anthropic.Anthropic(base_url=url.removesuffix("/v1"), api_key="x")
+        self._kwargs = {"model": ANTHROPIC_MODEL, "max_tokens": MAX_TOKENS, "messages": MESSAGES}
+
+    def read(self) -> str:
+        parts = []
+        with self._client.messages.stream(**self._kwargs) as stream:
+            for text in stream.text_stream:
+                parts.append(text)
+        return "".join(parts)
+
+    def first(self) -> float:
+        stamp = 0.0
+        with self._client.messages.stream(**self._kwargs) as stream:
+            for text in stream.text_stream:
+                if not stamp and text:
+                    stamp = perf_counter()
+        return stamp
+
+    def close(self) -> None:
+        self._client.close()
 
 
 class LiteLLM(Peer):
@@ -340,8 +435,11 @@ PEERS: dict[str, type[Peer]] = {
     "floor": Floor,
     "rill-sync": RillSync,
     "rill-async": RillAsync,
+    "rill-anthropic-sync": RillAnthropicSync,
+    "rill-anthropic-async": RillAnthropicAsync,
     "openai-sync": OpenAISync,
     "openai-async": OpenAIAsync,
+    "anthropic-sync": AnthropicSync,
     "litellm": LiteLLM,
     "langchain": LangChain,
 }

@@ -4,8 +4,9 @@
 a separate process, streams the same 10,000-chunk OpenAI Chat Completions
 response through every installed client, round-robin, and prints the median
 client CPU per chunk and its ratio to a naive httpx + ``json`` floor measured in
-the same run. Then time to first token (fresh process and warm) and the
-``import rill`` time. Results also go to ``benchmarks/results/streaming.json``.
+the same run; rill and the SDK on the Anthropic Messages protocol read the same
+text from the same server. Then time to first token (fresh process and warm)
+and the ``import rill`` time. Results also go to ``benchmarks/results/streaming.json``.
 See ``benchmarks/README.md`` for the method.
 """
 
@@ -34,15 +35,18 @@ from ._measure import (
     throughput,
     warm_ttft,
 )
-from ._peers import PEERS, Peer, missing
+from ._peers import PEERS, Peer, load
 
 FLOOR = "floor"
 FRESH_TTFT_CLIENTS = ("floor", "rill-sync", "openai-sync")
 RILL = ("rill-sync", "rill-async")
+RILL_ANTHROPIC = {"rill-anthropic-sync": "rill-sync", "rill-anthropic-async": "rill-async"}
+"""Each rill Anthropic client -> the rill OpenAI chat client it is compared with."""
 TTFT_DELAY = 0.05
 """The TTFT emulator waits this long before its first byte, like a fast provider."""
 TTFT_CHUNKS = 100
 TARGET_RATIO = 1.0
+TARGET_ANTHROPIC_RATIO = 1.2
 TARGET_IMPORT = 0.150
 TARGET_TTFT_GAP = 0.030
 OUTPUT = ROOT / "benchmarks" / "results" / "streaming.json"
@@ -118,25 +122,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def _load(names: list[str]) -> tuple[dict[str, Peer], dict[str, str]]:
     """Import each selected client's library; a missing one is noted and skipped."""
-    if FLOOR not in names:
-        names = [FLOOR, *names]
-    peers: dict[str, Peer] = {}
-    status: dict[str, str] = {}
-    for name in PEERS:
-        if name not in names:
-            continue
-        if missing(PEERS[name]):
-            status[name] = "not installed"
-            continue
-        peer = PEERS[name]()
-        try:
-            peer.load()
-        except Exception as exc:  # an optional peer must not stop the run
-            status[name] = f"import failed: {type(exc).__name__}: {exc}"
-        else:
-            peers[name] = peer
-            status[name] = "ok"
-    return peers, status
+    return load(PEERS, [FLOOR, *names])
 
 
 @contextmanager
@@ -159,7 +145,7 @@ def _warm_up(peers: dict[str, Peer], expected: str) -> dict[str, str]:
         try:
             text = peer.read()
         except Exception as exc:
-            if name == FLOOR or name in RILL:
+            if name == FLOOR or name in RILL or name in RILL_ANTHROPIC:
                 raise
             failed[name] = f"failed: {type(exc).__name__}: {exc}"
             continue
@@ -217,6 +203,9 @@ def _results(
                 "cpu_s": measured.cpu,
                 "wall_s": measured.wall,
             }
+            twin = RILL_ANTHROPIC.get(name)
+            if twin in samples:
+                entry["ratio_to_rill_openai"] = measured.cpu_median / samples[twin].cpu_median
         if name in warm:
             entry["ttft_warm_ms"] = warm[name] * 1e3
         if name in fresh:
@@ -237,6 +226,7 @@ def _results(
         "import_rill_importtime_ms": imports.self_reported * 1e3,
         "targets": {
             "rill_ratio_to_floor_max": TARGET_RATIO,
+            "rill_anthropic_ratio_to_rill_openai_max": TARGET_ANTHROPIC_RATIO,
             "import_rill_ms_max": TARGET_IMPORT * 1e3,
             "fresh_ttft_gap_to_httpx_ms_max": TARGET_TTFT_GAP * 1e3,
         },
@@ -256,6 +246,15 @@ def _print(results: dict[str, Any], imports: ImportTime, *, verbose: bool) -> No
         if name in RILL:
             line += f"   target ≤ {TARGET_RATIO:.1f}x: {_verdict(ratio <= TARGET_RATIO)}"
         print(line)
+
+    compared = [(n, e) for n, e in clients.items() if "ratio_to_rill_openai" in e]
+    if compared:
+        print(f"\nrill anthropic ≤ {TARGET_ANTHROPIC_RATIO:.1f}x rill OpenAI chat (CPU per chunk)")
+    for name, entry in compared:
+        ratio = entry["ratio_to_rill_openai"]
+        twin = clients[RILL_ANTHROPIC[name]]["name"]
+        met = ratio <= TARGET_ANTHROPIC_RATIO
+        print(f"{entry['name']:<20} / {twin:<10} {ratio:>5.2f}x   {_verdict(met)}")
 
     delay = results["ttft_server_delay_ms"]
     print(f"\ntime to first token (the server waits {delay:.0f} ms before its first byte)")
