@@ -17,7 +17,7 @@ from ._messages import Prompt
 from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
 from ._response import GenerationResponse
 from ._session import StreamSession
-from ._transport import abody_bytes, build_httpx_request, switch_to_idle_timeout
+from ._transport import abody_bytes, async_client, build_httpx_request, switch_to_idle_timeout
 
 __all__ = ["AsyncStream", "agenerate", "agenerate_stream", "aresume_stream"]
 
@@ -78,7 +78,7 @@ async def _drive(
     session: StreamSession, client: httpx.AsyncClient | None
 ) -> AsyncGenerator[StreamChunk, None]:
     owned = client is None
-    http = httpx.AsyncClient(timeout=None) if client is None else client
+    http = async_client() if client is None else client
     try:
         attempt = 0
         while True:

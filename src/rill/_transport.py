@@ -4,6 +4,7 @@ timeouts, the body iterator choice, and the default client."""
 from __future__ import annotations
 
 import atexit
+import ssl
 import threading
 from collections.abc import AsyncIterable, Iterable
 from typing import Any, cast
@@ -14,6 +15,7 @@ from ._session import StreamSession
 
 __all__ = [
     "abody_bytes",
+    "async_client",
     "body_bytes",
     "build_httpx_request",
     "default_client",
@@ -36,6 +38,21 @@ def default_client() -> httpx.Client:
                 # Pooled keep-alive sockets are closed at exit, not left to the GC.
                 atexit.register(_default_client.close)
     return _default_client
+
+
+_ssl_context: ssl.SSLContext | None = None
+
+
+def async_client() -> httpx.AsyncClient:
+    """A client for one async stream that brings none. Clients cannot be
+    shared across event loops, but the SSL context (the expensive part, ~20 ms
+    to build) can, so every such client reuses one."""
+    global _ssl_context
+    if _ssl_context is None:
+        with _default_lock:
+            if _ssl_context is None:
+                _ssl_context = httpx.create_ssl_context()
+    return httpx.AsyncClient(timeout=None, verify=_ssl_context)
 
 
 def build_httpx_request(
