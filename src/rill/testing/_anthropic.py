@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from ._script import RecordedRequest, Reply, Script, split_pieces
+from ._script import RecordedRequest, Reply, Script, answering_model, fixed_pieces, split_pieces
 
 __all__ = ["AnthropicEncoder"]
 
@@ -62,14 +62,14 @@ class AnthropicEncoder:
         self, script: Script, request: RecordedRequest, *, seq: int, created: int
     ) -> list[bytes]:
         """The SSE frames of a streamed response, one event per item."""
-        params = _params(request)
+        params = request.params
         reply = script.replies[0]
         usage = _usage(script, params, reply)
         message: dict[str, Any] = {
             "id": _message_id(seq),
             "type": "message",
             "role": "assistant",
-            "model": _model(script, params),
+            "model": answering_model(script, params.get("model")),
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
@@ -101,14 +101,14 @@ class AnthropicEncoder:
         self, script: Script, request: RecordedRequest, *, seq: int, created: int
     ) -> bytes:
         """The JSON body of a non-streamed response."""
-        params = _params(request)
+        params = request.params
         reply = script.replies[0]
         content = [_complete_block(start, deltas) for start, deltas in _blocks(reply, seq)]
         body: dict[str, Any] = {
             "id": _message_id(seq),
             "type": "message",
             "role": "assistant",
-            "model": _model(script, params),
+            "model": answering_model(script, params.get("model")),
             "content": content,
             "stop_reason": _stop_reason(reply),
             "stop_sequence": None,
@@ -135,19 +135,8 @@ def _frame(event: dict[str, Any]) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
-def _params(request: RecordedRequest) -> dict[str, Any]:
-    return request.json if isinstance(request.json, dict) else {}
-
-
 def _message_id(seq: int) -> str:
     return f"msg_rill{seq:06d}"
-
-
-def _model(script: Script, params: dict[str, Any]) -> str:
-    if script.model is not None:
-        return script.model
-    model = params.get("model")
-    return model if isinstance(model, str) else "rill-emulator"
 
 
 def _stop_reason(reply: Reply) -> str:
@@ -185,10 +174,7 @@ def _blocks(reply: Reply, seq: int) -> Iterator[Block]:
             "input": {},
         }
         arguments = call.arguments_json
-        pieces = [
-            arguments[i : i + _TOOL_ARGUMENT_PIECE]
-            for i in range(0, len(arguments), _TOOL_ARGUMENT_PIECE)
-        ]
+        pieces = [piece for piece in fixed_pieces(arguments, _TOOL_ARGUMENT_PIECE)]
         yield start, [{"type": "input_json_delta", "partial_json": p} for p in ["", *pieces]]
 
 

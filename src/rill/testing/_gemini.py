@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ._script import RecordedRequest, Reply, Script, split_pieces
+from ._script import RecordedRequest, Reply, Script, answering_model, split_pieces
 
 __all__ = ["GeminiEncoder"]
 
@@ -101,7 +101,9 @@ class GeminiEncoder:
         usage = _final_usage(script, request, replies)
         if usage is not None:
             body["usageMetadata"] = usage
-        body["modelVersion"] = _model(script, request)
+        body["modelVersion"] = answering_model(
+            script, request.path.rpartition("/models/")[2].partition(":")[0]
+        )
         body["responseId"] = _response_id(seq)
         return _pretty(body)
 
@@ -115,7 +117,7 @@ def _elements(script: Script, request: RecordedRequest, seq: int) -> Iterator[di
     """The ``GenerateContentResponse`` elements of a streamed response."""
     replies = _replies(script, request)
     per_candidate = [list(_candidate_events(r, seq, i)) for i, r in enumerate(replies)]
-    model = _model(script, request)
+    model = answering_model(script, _requested_model(request))
     rid = _response_id(seq)
     spec = script.usage
     prompt = _prompt_words(request)
@@ -249,13 +251,6 @@ def _prompt_words(request: RecordedRequest) -> int:
     return words
 
 
-def _model(script: Script, request: RecordedRequest) -> str:
-    if script.model is not None:
-        return script.model
-    name = request.path.rpartition("/models/")[2].partition(":")[0]
-    return name or "rill-emulator"
-
-
 def _response_id(seq: int) -> str:
     return f"rill{seq:06d}emulatorGemini"
 
@@ -272,3 +267,8 @@ def _compact(obj: Any) -> bytes:
 def _pretty(obj: Any) -> bytes:
     text = json.dumps(obj, ensure_ascii=False, indent=2)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").encode()
+
+
+def _requested_model(request: RecordedRequest) -> str:
+    """Gemini names the model in the path: ``.../models/<model>:streamGenerateContent``."""
+    return request.path.rpartition("/models/")[2].partition(":")[0]

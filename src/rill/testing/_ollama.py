@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ._script import RecordedRequest, Reply, Script, split_pieces
+from ._script import RecordedRequest, Reply, Script, answering_model, split_pieces
 
 __all__ = ["OllamaChatEncoder", "OllamaGenerateEncoder"]
 
@@ -42,9 +42,9 @@ class OllamaChatEncoder:
     ) -> list[bytes]:
         """One NDJSON line per piece of thinking or text, one for the tool
         calls, and the final line."""
-        params = _params(request)
+        params = request.params
         reply = script.replies[0]
-        model = _model(script, params)
+        model = answering_model(script, params.get("model"))
         bodies = [self._piece("", piece) for piece in split_pieces(reply.reasoning)]
         bodies += [self._piece(piece, "") for piece in split_pieces(reply.text)]
         if reply.tool_calls and not self.generate:
@@ -71,9 +71,12 @@ class OllamaChatEncoder:
         self, script: Script, request: RecordedRequest, *, seq: int, created: int
     ) -> bytes:
         """The single object of a non-streamed response."""
-        params = _params(request)
+        params = request.params
         reply = script.replies[0]
-        body: dict[str, Any] = {"model": _model(script, params), "created_at": _stamp(created, 0)}
+        body: dict[str, Any] = {
+            "model": answering_model(script, params.get("model")),
+            "created_at": _stamp(created, 0),
+        }
         body.update(self._piece(reply.text, reply.reasoning))
         if reply.tool_calls and not self.generate:
             body["message"]["tool_calls"] = _tool_calls(reply)
@@ -180,14 +183,3 @@ def _prompt_words(params: dict[str, Any]) -> int:
         if isinstance(content, str):
             words += len(content.split())
     return words
-
-
-def _params(request: RecordedRequest) -> dict[str, Any]:
-    return request.json if isinstance(request.json, dict) else {}
-
-
-def _model(script: Script, params: dict[str, Any]) -> str:
-    if script.model is not None:
-        return script.model
-    model = params.get("model")
-    return model if isinstance(model, str) else "rill-emulator"

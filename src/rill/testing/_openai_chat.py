@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ._script import RecordedRequest, Reply, Script, split_pieces
+from ._script import RecordedRequest, Reply, Script, answering_model, fixed_pieces, split_pieces
 
 __all__ = ["OpenAIChatEncoder"]
 
@@ -49,13 +49,13 @@ class OpenAIChatEncoder:
         self, script: Script, request: RecordedRequest, *, seq: int, created: int
     ) -> list[bytes]:
         """The SSE frames of a streamed response, one event per item."""
-        params = _params(request)
+        params = request.params
         head = orjson.dumps(
             {
                 "id": _response_id(seq),
                 "object": "chat.completion.chunk",
                 "created": created,
-                "model": _model(script, params),
+                "model": answering_model(script, params.get("model")),
                 "system_fingerprint": "fp_rill_emulator",
             }
         )
@@ -95,7 +95,7 @@ class OpenAIChatEncoder:
         self, script: Script, request: RecordedRequest, *, seq: int, created: int
     ) -> bytes:
         """The JSON body of a non-streamed response."""
-        params = _params(request)
+        params = request.params
         replies = _replies(script, params)
         logprobs = params.get("logprobs") is True
         calls = _CallIds()
@@ -133,7 +133,7 @@ class OpenAIChatEncoder:
             "id": _response_id(seq),
             "object": "chat.completion",
             "created": created,
-            "model": _model(script, params),
+            "model": answering_model(script, params.get("model")),
             "choices": choices,
         }
         usage = _usage(script, params, replies)
@@ -163,19 +163,8 @@ class _CallIds:
         return f"call_{self._n}"
 
 
-def _params(request: RecordedRequest) -> dict[str, Any]:
-    return request.json if isinstance(request.json, dict) else {}
-
-
 def _response_id(seq: int) -> str:
     return f"chatcmpl-rill{seq:06d}"
-
-
-def _model(script: Script, params: dict[str, Any]) -> str:
-    if script.model is not None:
-        return script.model
-    model = params.get("model")
-    return model if isinstance(model, str) else "rill-emulator"
 
 
 def _replies(script: Script, params: dict[str, Any]) -> tuple[Reply, ...]:
@@ -223,7 +212,7 @@ def _choice_events(
     for n, call in enumerate(reply.tool_calls):
         if n or not starts_with_call:
             yield _choice(index, {"tool_calls": [call_starts[n]]}, None)
-        for piece in _argument_pieces(call.arguments_json):
+        for piece in fixed_pieces(call.arguments_json, _TOOL_ARGUMENT_PIECE):
             fragment = {"index": n, "function": {"arguments": piece}}
             yield _choice(index, {"tool_calls": [fragment]}, None)
 
@@ -246,11 +235,6 @@ def _interleave(per_choice: list[list[dict[str, Any]]]) -> Iterator[dict[str, An
             if position < len(events):
                 yield events[position]
         position += 1
-
-
-def _argument_pieces(arguments: str) -> list[str]:
-    step = _TOOL_ARGUMENT_PIECE
-    return [arguments[i : i + step] for i in range(0, len(arguments), step)]
 
 
 def _token_logprobs(pieces: list[str], first: int = 0) -> list[dict[str, Any]]:
@@ -294,7 +278,7 @@ def _completion_pieces(reply: Reply) -> int:
     return (
         len(split_pieces(reply.text))
         + len(split_pieces(reply.refusal))
-        + sum(len(_argument_pieces(c.arguments_json)) for c in reply.tool_calls)
+        + sum(len(fixed_pieces(c.arguments_json, _TOOL_ARGUMENT_PIECE)) for c in reply.tool_calls)
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from ._openai_chat import OpenAIChatEncoder
-from ._script import RecordedRequest, Reply, Script, split_pieces
+from ._script import RecordedRequest, Reply, Script, fixed_pieces, split_pieces
 
 __all__ = ["ResponsesEncoder"]
 
@@ -267,7 +267,7 @@ class _Response:
             arguments = item["arguments"]
             body = [
                 ("response.function_call_arguments.delta", {"delta": piece})
-                for piece in _argument_pieces(arguments)
+                for piece in fixed_pieces(arguments, _ARGUMENT_PIECE)
             ]
             body.append(("response.function_call_arguments.done", {"arguments": arguments}))
             item_events(item, body)
@@ -291,7 +291,9 @@ class _Response:
                 reasoning
                 + len(split_pieces(reply.text))
                 + len(split_pieces(reply.refusal))
-                + sum(len(_argument_pieces(c.arguments_json)) for c in reply.tool_calls)
+                + sum(
+                    len(fixed_pieces(c.arguments_json, _ARGUMENT_PIECE)) for c in reply.tool_calls
+                )
             )
             prompt, cached = _input_words(self.params), 0
         elif len(spec) == 2:
@@ -320,11 +322,6 @@ def _token_logprob(piece: str, n: int) -> dict[str, Any]:
         "token": piece,
         "top_logprobs": [],
     }
-
-
-def _argument_pieces(arguments: str) -> list[str]:
-    step = _ARGUMENT_PIECE
-    return [arguments[i : i + step] for i in range(0, len(arguments), step)]
 
 
 def _input_words(params: dict[str, Any]) -> int:

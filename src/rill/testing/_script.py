@@ -24,6 +24,8 @@ __all__ = [
     "Script",
     "ScriptedToolCall",
     "UsageSpec",
+    "answering_model",
+    "fixed_pieces",
     "split_pieces",
 ]
 
@@ -219,3 +221,20 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     json: Any
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The JSON body when it is an object, else an empty dict."""
+        return self.json if isinstance(self.json, dict) else {}
+
+
+def answering_model(script: Script, requested: object) -> str:
+    """The model a response names: the script's, else the one asked for."""
+    if script.model is not None:
+        return script.model
+    return requested if isinstance(requested, str) and requested else "rill-emulator"
+
+
+def fixed_pieces(text: str, size: int) -> list[str]:
+    """``text`` in pieces of ``size`` characters (tool-call arguments)."""
+    return [text[i : i + size] for i in range(0, len(text), size)]
