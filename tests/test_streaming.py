@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 import rill
 from rill import GenerationResponse, Message, MessageRole, ModelName, StreamChunk
 from rill.testing import Emulator, Reply, Script, ScriptedToolCall

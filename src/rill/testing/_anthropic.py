@@ -174,7 +174,7 @@ def _blocks(reply: Reply, seq: int) -> Iterator[Block]:
             "input": {},
         }
         arguments = call.arguments_json
-        pieces = [piece for piece in fixed_pieces(arguments, _TOOL_ARGUMENT_PIECE)]
+        pieces = fixed_pieces(arguments, _TOOL_ARGUMENT_PIECE)
         yield start, [{"type": "input_json_delta", "partial_json": p} for p in ["", *pieces]]
 
 
