@@ -70,11 +70,12 @@ USER = {
 
 
 def snapshots(model: type[BaseModel], text: str, size: int = 1) -> list[PartialBase]:
+    """The partial after each ``size``-character chunk, copied: the tracker's is live."""
     tracker = ObjectTracker(model)
     out = []
     for k in range(0, len(text), size):
         tracker.feed(text[k : k + size])
-        out.append(tracker.partial)
+        out.append(tracker.snapshot())
     return out
 
 

@@ -122,10 +122,13 @@ def test_stream_object_in_each_providers_mode(rill_emulator: Emulator, provider:
     partials = []
     first_partial_before_end = None
     with rill.stream_object("A profile", Profile, **opts(rill_emulator, model)) as stream:
+        live = None
         for partial in stream:
             if first_partial_before_end is None:
                 first_partial_before_end = stream.response.finish_reason is None
-            partials.append(partial)
+            assert live is None or partial is live  # one object, updated in place
+            live = partial
+            partials.append(partial.model_copy(deep=True))
             assert_consistent(partial, PROFILE)
         final = stream.final
     assert final == Profile.model_validate(PROFILE)
@@ -146,10 +149,12 @@ async def test_astream_object(rill_emulator: Emulator, provider: str) -> None:
     model, kind = PROVIDERS[provider]
     rill_emulator.enqueue(script(kind, DOC))
     stream = rill.astream_object("A profile", Profile, **opts(rill_emulator, model))
-    partials = [partial async for partial in stream]
-    for partial in partials:
+    names = []
+    async for partial in stream:
         assert_consistent(partial, PROFILE)
-    assert partials[-1].name == "Alex Chen"
+        names.append(partial.name)
+    assert names[-1] == "Alex Chen"
+    assert len(set(names)) > 2  # the name grew in pieces
     assert await stream.afinal() == Profile.model_validate(PROFILE)
 
 

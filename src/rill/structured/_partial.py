@@ -1,10 +1,11 @@
-"""Partial pydantic objects from the live document of a JSON stream.
+"""Partial pydantic objects for a JSON stream.
 
 ``partial_model(Model)`` is a generated twin of ``Model`` whose fields are all
 optional (``None`` until they arrive) and whose nested models are partial
-twins too. ``build_partial(Model, assembler)`` fills one from the live
-document under one rule: a value is shown incomplete only where its type can
-hold a prefix of it, and complete values are validated before they are shown.
+twins too. ``ObjectTracker`` keeps one instance of it, the *live* partial,
+and updates it in place as the stream arrives (see ``_live``), under one
+rule: a value is shown incomplete only where its type can hold a prefix of
+it, and complete values are validated before they are shown.
 
 - ``str`` fields grow; lists show their complete items plus the partial last
   one; nested objects and ``dict`` values fill in; ``Any`` shows what came.
@@ -16,24 +17,26 @@ hold a prefix of it, and complete values are validated before they are shown.
   fields in ``info.data``; if it fails for that reason (or any other), the
   value is withheld until the final validation. Model validators never run
   on partials; a complete nested object or list item is validated by its own
-  model in full, because it is final.
+  model in full, because it is final, and replaces its partial twin.
 - Fields missing from the document are ``None`` (not their default) until
   the final object.
 
+The partial is the same object for the whole stream: a caller who keeps it
+sees it change. ``ObjectTracker.snapshot()`` (or ``partial.model_copy(deep=True)``)
+keeps one state. That is what makes an update cost what it changes, not the
+size of the document: O(1) per value plus validating each complete value
+once, except that a growing string is rebuilt per update (O(its length)).
+
 Only plain ``str`` aliases are honoured when looking fields up in the document.
-Building a partial walks the still-open part of the document plus the fields
-of the objects on it; complete values come from a cache, so streaming one
-document costs O(size) validation in total.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import threading
 import types
 import typing
-from collections.abc import Callable, Mapping, MutableMapping, MutableSequence, Sequence
+from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from pydantic import (
@@ -50,6 +53,19 @@ from pydantic.fields import FieldInfo
 
 from .._errors import RillError
 from ._assembler import Assembler
+from ._live import (
+    AnyShape,
+    Check,
+    DictShape,
+    ListShape,
+    LiveField,
+    LivePartial,
+    ModelShape,
+    Shape,
+    StrShape,
+    UnionShape,
+    replay,
+)
 from ._ops import Op, Path
 from ._parser import JsonStreamError, JsonStreamParser
 
@@ -88,12 +104,13 @@ class PartialBase(BaseModel):
     """Base of every generated partial model."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    _rill_complete: frozenset[str] = PrivateAttr(default=frozenset())
+    # A set, changed in place as fields complete.
+    _rill_complete: set[str] = PrivateAttr(default_factory=set)
 
     @property
     def complete_fields(self) -> frozenset[str]:
         """Names of the fields whose values are complete."""
-        return self._rill_complete
+        return frozenset(self._rill_complete)
 
 
 # ---------------------------------------------------------------- partial types
@@ -102,14 +119,15 @@ class PartialBase(BaseModel):
 # makes building them (which recurses through nested models) atomic.
 _lock = threading.RLock()
 _partials: dict[type[BaseModel], type[PartialBase]] = {}
-_shapes: dict[type[BaseModel], _ModelShape] = {}
+_shapes: dict[type[BaseModel], ModelShape] = {}
 
 
 def partial_model(model: type[BaseModel]) -> type[PartialBase]:
     """The partial twin of ``model`` (cached): every field optional, default ``None``.
 
-    Its instances are built with ``model_construct``: nothing validates them.
-    A model that contains itself (directly or not) is typed ``Any`` inside.
+    Nothing validates its instances: rill fills them with values it validated
+    itself. A model that contains itself (directly or not) is typed ``Any``
+    inside.
     """
     with _lock:
         return cast(type[PartialBase], _partial_model(model, frozenset()))
@@ -161,166 +179,24 @@ def _partial_annotation(tp: Any, building: frozenset[type[BaseModel]]) -> Any:
 
 # ----------------------------------------------------------------------- shapes
 
-_WITHHELD: Any = object()  # "nothing to show yet"
 
-_Check = Callable[[Any], Any]
-"""Validates a complete value; raises if it is invalid."""
-
-
-class _Context:
-    """One snapshot's view of the stream, plus caches that outlive it."""
-
-    __slots__ = ("assembler", "blocked", "lists", "validated")
-
-    def __init__(self, assembler: Assembler) -> None:
-        self.assembler = assembler
-        self.validated: dict[Path, Any] = {}  # complete values, validated once
-        self.lists: dict[Path, list[Any]] = {}  # validated complete list items
-        self.blocked: set[Path] = set()  # lists stopped at an invalid item
-
-    def check(self, path: Path, raw: Any, check: _Check) -> Any:
-        try:
-            return self.validated[path]
-        except KeyError:
-            pass
-        try:
-            value = check(raw)
-        except Exception:  # validators may raise anything when shown one field alone
-            value = _WITHHELD
-        self.validated[path] = value
-        return value
-
-
-class _Shape:
-    """How to show an incomplete value of some type."""
-
-    def partial(self, node: Any, path: Path, ctx: _Context) -> Any:
-        return _WITHHELD
-
-
-class _StrShape(_Shape):
-    def partial(self, node: Any, path: Path, ctx: _Context) -> Any:
-        return node if type(node) is str else _WITHHELD
-
-
-class _AnyShape(_Shape):
-    def partial(self, node: Any, path: Path, ctx: _Context) -> Any:
-        return copy.deepcopy(node)
-
-
-class _ListShape(_Shape):
-    def __init__(self, item: _Shape, check: _Check) -> None:
-        self.item = item
-        self.check = check
-
-    def partial(self, node: Any, path: Path, ctx: _Context) -> Any:
-        if type(node) is not list:
-            return _WITHHELD
-        done = ctx.lists.setdefault(path, [])
-        n = len(node)
-        last_open = n > 0 and not ctx.assembler.is_complete((*path, n - 1))
-        complete_n = n - 1 if last_open else n
-        while len(done) < complete_n and path not in ctx.blocked:
-            try:
-                done.append(self.check(node[len(done)]))
-            except Exception:
-                ctx.blocked.add(path)  # an invalid item: show nothing after it
-        out = done[:]
-        if last_open and len(done) == n - 1:
-            last = self.item.partial(node[-1], (*path, n - 1), ctx)
-            if last is not _WITHHELD:
-                out.append(last)
-        return out
-
-
-class _DictShape(_Shape):
-    def __init__(self, value: _Shape, check: _Check) -> None:
-        self.value = value
-        self.check = check
-
-    def partial(self, node: Any, path: Path, ctx: _Context) -> Any:
-        if type(node) is not dict:
-            return _WITHHELD
-        out = {}
-        is_complete = ctx.assembler.is_complete
-        for key, raw in node.items():
-            sub = (*path, key)
-            if is_complete(sub):
-                value = ctx.check(sub, raw, self.check)
-            else:
-                value = self.value.partial(raw, sub, ctx)
-            if value is not _WITHHELD:
-                out[key] = value
-        return out
-
-
-class _UnionShape(_Shape):
-    """Picks a member by the JSON type of the incomplete value."""
-
-    def __init__(self, by_type: dict[type, _Shape]) -> None:
-        self.by_type = by_type
-
-    def partial(self, node: Any, path: Path, ctx: _Context) -> Any:
-        shape = self.by_type.get(type(node))
-        return _WITHHELD if shape is None else shape.partial(node, path, ctx)
-
-
-class _Field(NamedTuple):
-    name: str
-    key: str  # the key in the JSON document
-    shape: _Shape
-    check: _Check  # validates a complete value of this field
-
-
-class _ModelShape(_Shape):
-    def __init__(self, model: type[BaseModel]) -> None:
-        self.model = model
-        self.partial_cls = partial_model(model)
-        self.fields: list[_Field] = []  # filled in by _model_shape (models may recurse)
-
-    def partial(self, node: Any, path: Path, ctx: _Context) -> Any:
-        if type(node) is not dict:
-            return _WITHHELD
-        is_complete = ctx.assembler.is_complete
-        values: dict[str, Any] = {}
-        complete: set[str] = set()
-        for f in self.fields:
-            if f.key not in node:
-                continue
-            sub = (*path, f.key)
-            if is_complete(sub):
-                value = ctx.check(sub, node[f.key], f.check)
-                if value is _WITHHELD:
-                    continue
-                complete.add(f.name)
-            else:
-                value = f.shape.partial(node[f.key], sub, ctx)
-                if value is _WITHHELD:
-                    continue
-            values[f.name] = value
-        obj = self.partial_cls.model_construct(**values)
-        if is_complete(path):
-            complete = {f.name for f in self.fields}
-        obj._rill_complete = frozenset(complete)
-        return obj
-
-
-def _model_shape(model: type[BaseModel]) -> _ModelShape:
+def _model_shape(model: type[BaseModel]) -> ModelShape:
     with _lock:
         shape = _shapes.get(model)
         if shape is None:
             # Registered before its fields are filled, so a recursive model
             # finds its own (soon complete) shape.
-            shape = _shapes[model] = _ModelShape(model)
-            shape.fields = [
-                _Field(
+            shape = _shapes[model] = ModelShape(model, partial_model(model))
+            shape.set_fields(
+                LiveField(
                     name,
                     _document_key(name, info),
                     _shape_for(info.annotation),
                     _field_check(model, name, info),
+                    _items_suffice(model, name, info),
                 )
                 for name, info in model.model_fields.items()
-            ]
+            )
         return shape
 
 
@@ -330,8 +206,8 @@ def _document_key(name: str, info: FieldInfo) -> str:
     return info.alias if info.alias is not None else name
 
 
-def _field_check(model: type[BaseModel], name: str, info: FieldInfo) -> _Check:
-    """Validates one complete field as ``model`` would, minus model validators."""
+def _field_validators(model: type[BaseModel], name: str) -> dict[str, Any]:
+    """``model``'s field validators for field ``name``, made for a model of its own."""
     validators: dict[str, Any] = {}
     for vname, decorator in model.__pydantic_decorators__.field_validators.items():
         if name in decorator.info.fields or "*" in decorator.info.fields:
@@ -339,6 +215,26 @@ def _field_check(model: type[BaseModel], name: str, info: FieldInfo) -> _Check:
             validators[vname] = field_validator(name, mode=decorator.info.mode, check_fields=False)(
                 func
             )
+    return validators
+
+
+def _items_suffice(model: type[BaseModel], name: str, info: FieldInfo) -> bool:
+    """Whether the field is a plain ``list[Model]`` (optional or not): validating
+    the whole list then validates each item with ``Model``, as each item was
+    validated when it completed, and nothing more."""
+    tp = info.annotation
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = members[0] if len(members) == 1 else None
+    if typing.get_origin(tp) is not list or info.metadata or _field_validators(model, name):
+        return False
+    (item,) = typing.get_args(tp)
+    return isinstance(item, type) and issubclass(item, BaseModel)
+
+
+def _field_check(model: type[BaseModel], name: str, info: FieldInfo) -> Check:
+    """Validates one complete field as ``model`` would, minus model validators."""
+    validators = _field_validators(model, name)
     config = {k: v for k, v in model.model_config.items() if k != "title"}
     alone = create_model(  # type: ignore[call-overload]
         f"{model.__name__}_{name}",
@@ -350,17 +246,47 @@ def _field_check(model: type[BaseModel], name: str, info: FieldInfo) -> _Check:
     key = info.alias or name
 
     def check(raw: Any) -> Any:
-        return getattr(one_field.model_validate({key: raw}), name)
+        # The core validator, looked up per call: model_validate's wrapper
+        # would double the cost of this, which runs once per complete value.
+        return one_field.__pydantic_validator__.validate_python({key: raw}).__dict__[name]
 
-    return check
+    if validators or info.metadata:
+        return check
+    return _skip_unchanged(info.annotation, config, check)
 
 
-def _shape_for(tp: Any) -> _Shape:
+# Settings under which validating a str, int, float or bool does more than
+# check its type.
+_SCALAR_SETTINGS = frozenset(
+    {"str_strip_whitespace", "str_to_lower", "str_to_upper", "str_min_length", "str_max_length"}
+)
+
+
+def _skip_unchanged(tp: Any, config: Mapping[str, Any], check: Check) -> Check:
+    """``check``, except that a JSON scalar which validating would return
+    unchanged (a ``str`` for a ``str`` field, say) is returned as it is."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        members = set(typing.get_args(tp))
+    else:
+        members = {tp}
+    if not members <= {str, int, float, bool, type(None)} or _SCALAR_SETTINGS & config.keys():
+        return check
+    if float in members and config.get("allow_inf_nan") is False:
+        members.remove(float)  # JSON's 1e400 is inf: validation must see it
+    same = frozenset(members)
+
+    def check_scalar(raw: Any) -> Any:
+        return raw if type(raw) in same else check(raw)
+
+    return check_scalar
+
+
+def _shape_for(tp: Any) -> Shape:
     origin = typing.get_origin(tp)
     if tp is str:
-        return _StrShape()
+        return StrShape()
     if tp is Any or tp is object:
-        return _AnyShape()
+        return AnyShape()
     if origin is typing.Annotated:
         return _shape_for(typing.get_args(tp)[0])
     if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -369,25 +295,20 @@ def _shape_for(tp: Any) -> _Shape:
         members = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(members) == 1:
             return _shape_for(members[0])
-        by_type: dict[type, _Shape] = {}
-        for member in members:
-            shape = _shape_for(member)
-            kind = {
-                _StrShape: str,
-                _ModelShape: dict,
-                _DictShape: dict,
-                _ListShape: list,
-            }.get(type(shape))
-            if kind is not None:
-                by_type.setdefault(kind, shape)
-        return _UnionShape(by_type)
+        return UnionShape(_shape_for(member) for member in members)
     if origin in (list, Sequence, MutableSequence):
         (item,) = typing.get_args(tp) or (Any,)
-        return _ListShape(_shape_for(item), TypeAdapter(item).validate_python)
+        return ListShape(_shape_for(item), _validator(item))
     if origin in (dict, Mapping, MutableMapping):
         _, value = typing.get_args(tp) or (Any, Any)
-        return _DictShape(_shape_for(value), TypeAdapter(value).validate_python)
-    return _Shape()  # Literal, Enum, datetime, numbers...: only ever shown complete
+        return DictShape(_shape_for(value), _validator(value))
+    return Shape()  # Literal, Enum, datetime, numbers...: only ever shown complete
+
+
+def _validator(tp: Any) -> Check:
+    """Validates a value of type ``tp`` (with the core validator: the
+    ``TypeAdapter`` method would cost four times as much for a short string)."""
+    return _skip_unchanged(tp, {}, TypeAdapter(tp).validator.validate_python)
 
 
 # ------------------------------------------------------------------ public API
@@ -397,19 +318,12 @@ def build_partial(model: type[M], assembler: Assembler) -> PartialBase:
     """A partial ``model`` (an instance of ``partial_model(model)``) from ``assembler``.
 
     Before the document starts, or if it is not an object, every field is
-    ``None``. Each call validates the complete values afresh; ``ObjectTracker``
-    keeps them between snapshots instead.
+    ``None``. Each call builds a new object and validates the complete values
+    afresh, O(document size); ``ObjectTracker`` keeps one live object instead.
     """
-    return _build(model, _Context(assembler))
-
-
-def _build(model: type[M], ctx: _Context) -> PartialBase:
-    assembler = ctx.assembler
-    shape = _model_shape(model)
-    obj = shape.partial(assembler.value, (), ctx) if assembler.started else _WITHHELD
-    if obj is _WITHHELD:
-        return partial_model(model).model_construct()
-    return cast(PartialBase, obj)
+    live = LivePartial(_model_shape(model), assembler)
+    live.apply(replay(assembler))
+    return cast(PartialBase, live.partial)
 
 
 def validate_final(model: type[M], document: Any, *, raw_text: str = "", partial: Any = None) -> M:
@@ -490,7 +404,7 @@ def _single_model(tp: Any) -> type[BaseModel] | None:
 
 
 class ObjectTracker(Generic[M]):
-    """Parser, assembler and partial model together, for one streamed object.
+    """Parser, assembler and live partial object together, for one streamed object.
 
     >>> from pydantic import BaseModel
     >>> class User(BaseModel):
@@ -503,6 +417,9 @@ class ObjectTracker(Generic[M]):
     >>> _ = t.feed('a", "age": 36}')
     >>> t.close()
     User(name='Ada', age=36)
+
+    ``partial`` is one object for the whole stream, updated in place by each
+    ``feed``; ``snapshot()`` copies it for keeping.
     """
 
     def __init__(self, model: type[M], *, allow_prose: bool = True) -> None:
@@ -510,8 +427,8 @@ class ObjectTracker(Generic[M]):
         self.parser = JsonStreamParser(allow_prose=allow_prose)
         self.assembler = Assembler()
         self._raw: list[str] = []
-        self._ctx = _Context(self.assembler)
-        self._partial: PartialBase | None = None
+        self._live = LivePartial(_model_shape(model), self.assembler)
+        self._partial: PartialBase = self._live.partial
         self.last_ops: list[Op] = []  # what the last feed changed, for patches
 
     @property
@@ -525,21 +442,30 @@ class ObjectTracker(Generic[M]):
         try:
             ops = self.parser.feed(text)
         except JsonStreamError as exc:
-            self.last_ops = exc.ops
-            self._partial = None
-            self.assembler.apply(exc.ops)
+            self._apply(exc.ops)
             raise
         self.last_ops = ops
-        if ops:
-            self._partial = None
-        return self.assembler.apply(ops)
+        if not ops:  # inside a number or a key, say: nothing changed
+            return []
+        done = self.assembler.apply(ops)
+        self._live.apply(ops)
+        return done
+
+    def _apply(self, ops: list[Op]) -> list[Path]:
+        self.last_ops = ops
+        done = self.assembler.apply(ops)
+        self._live.apply(ops)
+        return done
 
     @property
     def partial(self) -> PartialBase:
-        """The partial object now (rebuilt at most once per ``feed``)."""
-        if self._partial is None:
-            self._partial = _build(self.model, self._ctx)
+        """The live partial object: the same instance for the whole stream,
+        updated in place by each ``feed``."""
         return self._partial
+
+    def snapshot(self) -> PartialBase:
+        """A deep copy of ``partial`` as it is now, which later feeds leave alone."""
+        return self.partial.model_copy(deep=True)
 
     def progress(self) -> Progress:
         """Field completion of the current partial object."""
@@ -551,14 +477,11 @@ class ObjectTracker(Generic[M]):
         Raises ``JsonStreamError`` if the JSON is incomplete or malformed.
         """
         try:
-            self.last_ops = self.parser.close()
+            ops = self.parser.close()
         except JsonStreamError as exc:
-            self.last_ops = exc.ops
-            self.assembler.apply(exc.ops)
-            self._partial = None
+            self._apply(exc.ops)
             raise
-        self.assembler.apply(self.last_ops)
-        self._partial = None
+        self._apply(ops)
         return self.assembler.value
 
     def close(self) -> M:

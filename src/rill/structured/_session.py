@@ -55,7 +55,7 @@ class StructuredSession(Generic[M]):
         self.schema = schema
         self.from_tool = from_tool
         self.tracker: ObjectTracker[M] = ObjectTracker(schema, allow_prose=not from_tool)
-        self.completed: list[str] = []
+        self._completed: list[Path] = []
         self.final: M | None = None
         self._item = TypeAdapter(item) if item is not None else None
         self._items_sent = 0
@@ -72,12 +72,18 @@ class StructuredSession(Generic[M]):
             paths = self.tracker.feed(text)
         except JsonStreamError as exc:
             raise self._invalid(f"the model's JSON is malformed: {exc}") from exc
-        self.completed = [dotted(p) for p in paths]
+        self._completed = paths
         return bool(self.tracker.last_ops)
 
     @property
+    def completed(self) -> list[str]:
+        """Dotted paths completed by the last push (spelt out only when asked)."""
+        return [dotted(p) for p in self._completed]
+
+    @property
     def partial(self) -> M:
-        """The partial object now: fields are None until they arrive."""
+        """The live partial object, updated in place by each push: fields are
+        None until they arrive."""
         # Typed as the model: the same fields, each None until it arrives.
         return cast(M, self.tracker.partial)
 

@@ -2,10 +2,10 @@
 items and patches, sync and async. Each stream wraps a ``Stream`` (or
 ``AsyncStream``) and pumps its chunks into a ``StructuredSession``.
 
-Every yield of ``stream_object`` is a fresh partial object (a new instance of
-the model's partial twin), so keeping one is safe; values already complete are
-shared between snapshots rather than copied, and building one costs the size
-of the still-open part of the document, not of the whole.
+Every yield of ``stream_object`` is the same partial object (an instance of
+the model's partial twin), updated in place between yields, so an update
+costs what it changed rather than the size of the document. To keep the
+state of one update, copy it: ``partial.model_copy(deep=True)``.
 """
 
 from __future__ import annotations
@@ -245,7 +245,10 @@ def stream_object(
     """Stream ``schema`` as it fills in: each update is a partial object whose
     fields are None until they arrive, strings and lists grow, and nothing is
     shown before it can be right (a Literal only once complete, a number only
-    once it cannot change). ``final`` is the object validated by ``schema``."""
+    once it cannot change). ``final`` is the object validated by ``schema``.
+
+    Every update yields the same live object, updated in place; keep
+    ``partial.model_copy(deep=True)`` to hold on to one state."""
     prompt, opts, from_tool = structured_call(prompt, schema, dict(options))
     stream = generate_stream(prompt, http_client=http_client, **opts)
     return ObjectStream(stream, StructuredSession(schema, from_tool=from_tool), _partials)
