@@ -179,3 +179,14 @@ async def test_async_streams_share_one_ssl_context(
         rill_emulator.enqueue(Script.of_text(TEXT))
         assert (await rill.agenerate("Hi", **opts(rill_emulator))).content == TEXT
     assert len(built) == 1
+
+
+def test_raw_is_the_providers_parsed_event(rill_emulator: Emulator) -> None:
+    rill_emulator.enqueue(Script.of_text(TEXT))
+    chunks = list(rill.generate_stream("Hi", **opts(rill_emulator)))
+    for chunk in chunks:
+        assert isinstance(chunk.raw, dict)
+        assert chunk.raw["object"] == "chat.completion.chunk" or chunk.raw.get("choices") == []
+    text_chunks = [c for c in chunks if c.content]
+    assert all(c.raw["choices"][0]["delta"]["content"] == c.content for c in text_chunks)
+    assert text_chunks[0].raw is text_chunks[0].raw  # parsed once, then kept

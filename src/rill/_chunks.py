@@ -1,13 +1,17 @@
 """StreamChunk: the one value every provider's stream is normalized into.
 
 A chunk is created per choice per provider event, so it is a ``__slots__``
-class with a positional constructor: no validation, no copies, the provider's
-parsed payload kept as ``raw`` by reference.
+class with a positional constructor: no validation, no copies. The provider's
+payload (``raw``) may be kept as the event's bytes and parsed only when asked
+for: the chunks of one network read wait together to be yielded, and parsed
+payloads (dicts in dicts) alive that long make the garbage collector work.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import orjson
 
 from ._response import Usage
 
@@ -78,7 +82,7 @@ class StreamChunk:
     reasoning, citations); ``raw`` is the provider's parsed payload.
     """
 
-    __slots__ = (*_FIELDS, "raw")
+    __slots__ = (*_FIELDS, "_raw")
 
     def __init__(
         self,
@@ -108,9 +112,18 @@ class StreamChunk:
         self.id = id
         self.logprobs = logprobs
         self.reasoning_signature = reasoning_signature
-        self.raw = raw
+        self._raw = raw
         self.native_finish_reason = native_finish_reason
         self.items = items
+
+    @property
+    def raw(self) -> Any:
+        """The provider's event as parsed JSON (parsed on first access when the
+        decoder kept it as bytes)."""
+        raw = self._raw
+        if isinstance(raw, bytes):
+            raw = self._raw = orjson.loads(raw)
+        return raw
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StreamChunk):

@@ -62,6 +62,12 @@ class Stream:
     def response(self) -> GenerationResponse:
         return self._session.response
 
+    @property
+    def last_read(self) -> list[StreamChunk]:
+        """The chunks that arrived in the latest network read. A consumer that
+        redraws can do it once when it reaches the last of them."""
+        return self._session.last_read
+
     def until_done(self) -> GenerationResponse:
         """Read the rest of the stream and return the final response."""
         for _ in self:

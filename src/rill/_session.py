@@ -68,6 +68,7 @@ class StreamSession:
         "_status",
         "accumulator",
         "error",
+        "last_read",
         "request",
         "timing",
     )
@@ -85,6 +86,9 @@ class StreamSession:
         self._first_token_deadline = 0.0
         self._idle_pending = True
         self.error: RemoteError | None = None
+        # The chunks of the latest read, so a consumer can act once per read
+        # (chunks that arrived together are handled together).
+        self.last_read: list[StreamChunk] = []
 
     # -------------------------------------------------------------- attempts
 
@@ -173,6 +177,7 @@ class StreamSession:
             self.error = TimeoutError("total timeout expired", phase="total")
         if self.error is not None:
             self._with_partial(self.error)
+        self.last_read = chunks
         return chunks
 
     def end(self) -> list[StreamChunk]:
@@ -189,6 +194,7 @@ class StreamSession:
             if chunks:
                 self.timing.output()
             self._finish()
+            self.last_read = chunks
             return chunks
         decoder = self._decoder
         assert decoder is not None, "end() before begin()"
@@ -203,6 +209,7 @@ class StreamSession:
                 partial=self.response,
             )
         self._finish()
+        self.last_read = chunks
         return chunks
 
     def failure(self, exc: BaseException, *, phase: str | None = None) -> RemoteError:

@@ -171,6 +171,7 @@ class OpenAIChatDecoder(SSEStreamDecoder):
             if usage is not None:
                 out.append(StreamChunk(usage=usage, model=model, id=rid, raw=obj))
             return
+        single = len(choices) == 1
         for choice in choices:
             delta = choice.get("delta") or {}
             native = choice.get("finish_reason")
@@ -178,10 +179,11 @@ class OpenAIChatDecoder(SSEStreamDecoder):
                 # The common case: one text piece and nothing else.
                 content = delta.get("content")
                 if content.__class__ is str:
+                    # raw stays bytes: the parsed event is garbage at once.
                     out.append(
                         StreamChunk(
                             content, "", "", (), None, choice.get("index", 0), usage, model, rid,
-                            None, None, obj,
+                            None, None, data if single else obj,
                         )
                     )  # fmt: skip
                     usage = None

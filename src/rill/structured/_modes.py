@@ -18,6 +18,7 @@ The default comes from the provider (``Provider.structured_mode``).
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,8 +45,12 @@ class StructuredRequest:
     from_tool: bool
 
 
+@functools.lru_cache(maxsize=256)
 def structured_request(model: type[BaseModel], mode: str) -> StructuredRequest:
     """The request additions that make a provider answer with ``model`` as JSON.
+
+    Cached per model and mode: generating a schema costs more than streaming
+    a small object. The result is shared, so it must not be modified.
 
     In ``json_schema`` mode the schema is sent strict (closed objects, the
     provider guarantees the shape) when every field of every object is

@@ -5,6 +5,7 @@ chunks into it, so they cannot behave differently.
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any, Generic, TypeVar, cast
 
@@ -46,9 +47,10 @@ def dotted(path: Path) -> str:
 class StructuredSession(Generic[M]):
     """Sans-IO state of ``stream_object`` / ``stream_items`` / ``stream_patches``.
 
-    ``push(chunk)`` feeds the JSON text a chunk carries (message text, or the
-    first tool call's arguments in tool mode) and tells whether the document
-    changed; ``finish()`` validates the final object strictly.
+    ``take(chunk)`` keeps the JSON text a chunk carries (message text, or the
+    first tool call's arguments in tool mode); ``settle()``, once per network
+    read, parses it and tells whether the document changed; ``finish()``
+    validates the final object strictly.
     """
 
     def __init__(self, schema: type[M], *, from_tool: bool, item: Any = None) -> None:
@@ -59,15 +61,26 @@ class StructuredSession(Generic[M]):
         self.final: M | None = None
         self._item = TypeAdapter(item) if item is not None else None
         self._items_sent = 0
+        self._pending: list[str] = []
+        self._bad_item: StructuredValidationError | None = None
 
-    def push(self, chunk: StreamChunk) -> bool:
-        """Feed a chunk; True when the document changed."""
+    def take(self, chunk: StreamChunk) -> None:
+        """Keep the JSON text a chunk carries, for the next ``settle``."""
         if self.from_tool:
             text = "".join(d.arguments for d in chunk.tool_calls if d.index == 0)
         else:
             text = chunk.content
-        if not text:
+        if text:
+            self._pending.append(text)
+
+    def settle(self) -> bool:
+        """Parse the text taken since the last call; True when the document
+        changed. Called once per network read: what arrived together is parsed
+        (and shown) together, which costs far less than chunk by chunk."""
+        if not self._pending:
             return False
+        text = self._pending[0] if len(self._pending) == 1 else "".join(self._pending)
+        self._pending.clear()
         try:
             paths = self.tracker.feed(text)
         except JsonStreamError as exc:
@@ -77,13 +90,13 @@ class StructuredSession(Generic[M]):
 
     @property
     def completed(self) -> list[str]:
-        """Dotted paths completed by the last push (spelt out only when asked)."""
+        """Dotted paths completed by the last update (spelt out only when asked)."""
         return [dotted(p) for p in self._completed]
 
     @property
     def partial(self) -> M:
-        """The live partial object, updated in place by each push: fields are
-        None until they arrive."""
+        """The live partial object, updated in place by each update: fields
+        are None until they arrive."""
         # Typed as the model: the same fields, each None until it arrives.
         return cast(M, self.tracker.partial)
 
@@ -92,7 +105,7 @@ class StructuredSession(Generic[M]):
         return progress(self.tracker.partial)
 
     def patches(self) -> list[dict[str, Any]]:
-        """JSON-patch-like operations for what the last push changed."""
+        """JSON-patch-like operations for what the last update changed."""
         return to_patches(self.tracker.last_ops)
 
     def new_items(self) -> list[Any]:
@@ -106,12 +119,20 @@ class StructuredSession(Generic[M]):
         done = len(items)
         if done and not self.tracker.assembler.is_complete((*self._list_path(), done - 1)):
             done -= 1  # the last item is still arriving
+        if self._bad_item is not None:
+            raise self._bad_item
         out = []
         for raw in items[self._items_sent : done]:
             try:
                 out.append(self._item.validate_python(raw))
             except ValidationError as exc:
-                raise self._invalid(f"item {self._items_sent} is not valid: {exc}") from exc
+                error = self._invalid(f"item {self._items_sent} is not valid: {exc}")
+                error.__cause__ = exc
+                if not out:
+                    raise error from exc
+                # The valid items before it are delivered first.
+                self._bad_item = error
+                break
             self._items_sent += 1
         return out
 
@@ -121,6 +142,8 @@ class StructuredSession(Generic[M]):
 
     def finish(self) -> M:
         """The end of the stream: the final object, validated by the model."""
+        if self._bad_item is not None:
+            raise self._bad_item
         try:
             document = self.tracker.end()
         except JsonStreamError as exc:
@@ -158,7 +181,7 @@ def structured_call(
             raise InvalidRequestError(
                 f"{key}= is set by structured mode {mode!r}; pick another mode= to set it yourself"
             )
-    options.update(request.options)
+    options.update(copy.deepcopy(request.options))  # the cached request stays untouched
     if request.instruction is not None:
         messages: list[Message | Any] = [request.instruction, *normalize_messages(prompt)]
         prompt = messages

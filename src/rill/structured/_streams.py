@@ -2,6 +2,10 @@
 items and patches, sync and async. Each stream wraps a ``Stream`` (or
 ``AsyncStream``) and pumps its chunks into a ``StructuredSession``.
 
+There is one update per network read that changed the document: chunks
+that arrived together are parsed, and shown, together (a provider streaming
+at its own pace sends one chunk per read, so that is an update per chunk).
+
 Every yield of ``stream_object`` is the same partial object (an instance of
 the model's partial twin), updated in place between yields, so an update
 costs what it changed rather than the size of the document. To keep the
@@ -188,7 +192,8 @@ def _drive(
 ) -> Generator[Y, None, None]:
     with stream:
         for chunk in stream:
-            if session.push(chunk):
+            session.take(chunk)
+            if chunk is stream.last_read[-1] and session.settle():
                 yield from updates(session)
     session.finish()
     yield from _final_updates(session, updates)
@@ -201,7 +206,8 @@ async def _adrive(
 ) -> AsyncGenerator[Y, None]:
     async with stream:
         async for chunk in stream:
-            if session.push(chunk):
+            session.take(chunk)
+            if chunk is stream.last_read[-1] and session.settle():
                 for update in updates(session):
                     yield update
     session.finish()
