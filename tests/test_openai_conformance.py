@@ -14,7 +14,6 @@ the same response (hypothesis, sans-IO, no server needed).
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,12 @@ from hypothesis import strategies as st
 from openai.lib.streaming.chat import ChatCompletionStreamState
 
 import rill
-from rill import GenerationResponse, Message, MessageRole
-from rill._accumulate import Accumulator
-from rill.providers import Call, OpenAIChatCodec
+from rill import GenerationResponse
+from rill.providers import OpenAIChatCodec
 from rill.testing import Emulator, Script
 
 from .conftest import require_wire, wire_files
+from .decoding import call, decode_split
 
 BODIES = wire_files("openai-chat") + wire_files("openai-compat")
 IDS = [p.name for p in BODIES]
@@ -184,20 +183,7 @@ def test_azure_filter_chunk_is_not_usage(emulator: Emulator) -> None:
 
 
 def decode(body: bytes, cuts: list[int], n: int) -> tuple[list[Any], Any]:
-    call = Call(
-        model="m", messages=(Message(MessageRole.USER, "x"),), params={"n": n}, provider="p"
-    )
-    decoder = OpenAIChatCodec().stream_decoder(call)
-    accumulator = Accumulator()
-    chunks = []
-    edges = [0, *sorted(cuts), len(body)]
-    for start, end in itertools.pairwise(edges):
-        chunks += decoder.feed(body[start:end])
-    chunks += decoder.flush()
-    for chunk in chunks:
-        accumulator.add(chunk)
-    error = decoder.error
-    return chunks, (accumulator.snapshot(), type(error), str(error), decoder.complete)
+    return decode_split(OpenAIChatCodec().stream_decoder(call(n=n)), body, cuts)
 
 
 @pytest.mark.parametrize("path", BODIES, ids=IDS)

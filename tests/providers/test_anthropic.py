@@ -16,7 +16,6 @@ the same response (hypothesis, sans-IO, no server needed).
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,11 @@ from hypothesis import strategies as st
 
 import rill
 from rill import GenerationResponse, Message, MessageRole
-from rill._accumulate import Accumulator
 from rill.providers import Call, get_provider
 from rill.testing import Emulator, Script
 
 from ..conftest import require_wire, wire_files
+from ..decoding import call, decode_split
 
 BODIES = wire_files("anthropic")
 IDS = [p.name for p in BODIES]
@@ -213,18 +212,7 @@ def test_thinking_round_trips_through_to_message(emulator: Emulator) -> None:
 
 
 def decode(body: bytes, cuts: list[int]) -> tuple[list[Any], Any]:
-    call = Call(model="m", messages=(Message(MessageRole.USER, "x"),), params={}, provider="p")
-    decoder = get_provider("anthropic").codec.stream_decoder(call)
-    accumulator = Accumulator()
-    chunks = []
-    edges = [0, *sorted(cuts), len(body)]
-    for start, end in itertools.pairwise(edges):
-        chunks += decoder.feed(body[start:end])
-    chunks += decoder.flush()
-    for chunk in chunks:
-        accumulator.add(chunk)
-    error = decoder.error
-    return chunks, (accumulator.snapshot(), type(error), str(error), decoder.complete)
+    return decode_split(get_provider("anthropic").codec.stream_decoder(call()), body, cuts)
 
 
 @pytest.mark.parametrize("path", BODIES, ids=IDS)

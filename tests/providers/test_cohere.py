@@ -4,7 +4,6 @@ errors), byte-split invariance, the emulator, and request building."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,13 +14,13 @@ from hypothesis import strategies as st
 
 import rill
 from rill import GenerationResponse, Message, MessageRole, ToolCall
-from rill._accumulate import Accumulator
 from rill._request import prepare_request
 from rill.providers._cohere import CohereCodec
 from rill.providers._cohere_stream import CohereDecoder
 from rill.testing import Emulator, Reply, Script, ScriptedToolCall
 
 from ..conftest import WIRE, require_wire
+from ..decoding import decode_split
 
 CORPUS = WIRE / "other" / "cohere-v2-tool-calls.sse"
 
@@ -247,17 +246,7 @@ async def test_async_twin(emu: Emulator) -> None:
 
 
 def decode(body: bytes, cuts: list[int]) -> tuple[list[Any], Any]:
-    decoder = CohereDecoder("cohere", "m")
-    accumulator = Accumulator()
-    chunks = []
-    edges = [0, *sorted(cuts), len(body)]
-    for a, b in itertools.pairwise(edges):
-        chunks += decoder.feed(body[a:b])
-    chunks += decoder.flush()
-    for chunk in chunks:
-        accumulator.add(chunk)
-    error = decoder.error
-    return chunks, (accumulator.snapshot(), type(error), str(error), decoder.complete)
+    return decode_split(CohereDecoder("cohere", "m"), body, cuts)
 
 
 SPLIT_BODIES = ["corpus", *OWN_BODIES]

@@ -13,7 +13,6 @@ credentials, and request building.
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,13 +27,13 @@ from hypothesis import strategies as st
 
 import rill
 from rill import GenerationResponse, Message, MessageRole, ToolCall
-from rill._accumulate import Accumulator
 from rill._request import prepare_request
-from rill.providers import Call, get_provider
+from rill.providers import get_provider
 from rill.providers._gemini import GeminiCodec
 from rill.testing import Emulator, Fault, Reply, Script, ScriptedToolCall
 
 from ..conftest import require_wire, wire_files
+from ..decoding import call, decode_split
 
 BODIES = wire_files("gemini", "*.sse") + wire_files("gemini", "*.json")
 IDS = [p.name for p in BODIES]
@@ -333,18 +332,7 @@ def test_the_recorded_requests_are_what_rill_builds() -> None:
 
 
 def decode(body: bytes, cuts: list[int], n: int = 1) -> tuple[list[Any], Any]:
-    call = Call(model="m", messages=(Message(MessageRole.USER, "x"),), params={"n": n})
-    decoder = GeminiCodec().stream_decoder(call)
-    accumulator = Accumulator()
-    chunks = []
-    edges = [0, *sorted(cuts), len(body)]
-    for start, end in itertools.pairwise(edges):
-        chunks += decoder.feed(body[start:end])
-    chunks += decoder.flush()
-    for chunk in chunks:
-        accumulator.add(chunk)
-    error = decoder.error
-    return chunks, (accumulator.snapshot(), type(error), str(error), decoder.complete)
+    return decode_split(GeminiCodec().stream_decoder(call(n=n)), body, cuts)
 
 
 @pytest.mark.parametrize("path", BODIES, ids=IDS)

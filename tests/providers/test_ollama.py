@@ -5,7 +5,6 @@ calls, errors), byte-split invariance, the emulator, and request building."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,13 @@ from hypothesis import strategies as st
 
 import rill
 from rill import GenerationResponse, Message, MessageRole, ToolCall
-from rill._accumulate import Accumulator
 from rill.providers import Call, get_provider
 from rill.providers._ollama import OllamaChatCodec, OllamaGenerateCodec, ollama_host_url
 from rill.providers._ollama_stream import OllamaDecoder
 from rill.testing import Emulator, Reply, Script, ScriptedToolCall
 
 from ..conftest import require_wire, wire_files
+from ..decoding import decode_split
 
 NDJSON = "application/x-ndjson"
 BODIES = wire_files("ollama", "*.ndjson")
@@ -366,17 +365,7 @@ async def test_async_twin(emu: Emulator) -> None:
 
 
 def decode(body: bytes, cuts: list[int], generate: bool) -> tuple[list[Any], Any]:
-    decoder = OllamaDecoder("ollama", generate=generate)
-    accumulator = Accumulator()
-    chunks = []
-    edges = [0, *sorted(cuts), len(body)]
-    for start, end in itertools.pairwise(edges):
-        chunks += decoder.feed(body[start:end])
-    chunks += decoder.flush()
-    for chunk in chunks:
-        accumulator.add(chunk)
-    error = decoder.error
-    return chunks, (accumulator.snapshot(), type(error), str(error), decoder.complete)
+    return decode_split(OllamaDecoder("ollama", generate=generate), body, cuts)
 
 
 SPLIT_BODIES = [(p.name, p, "generate" in p.name) for p in BODIES] + [

@@ -24,7 +24,6 @@ by type only.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,12 +37,11 @@ from hypothesis import strategies as st
 
 import rill
 from rill import GenerationResponse, Message, MessageRole, ToolCall
-from rill._accumulate import Accumulator
-from rill.providers import Call
 from rill.providers._openai_responses import OpenAIResponsesCodec
 from rill.testing import Emulator, Fault, Reply, Script, ScriptedToolCall
 
 from ..conftest import require_wire, wire_files
+from ..decoding import call, decode_split
 
 BODIES = wire_files("openai-responses")
 IDS = [p.name for p in BODIES]
@@ -215,17 +213,7 @@ def test_the_stream_adds_up_to_the_whole_response(emulator: Emulator, path: Path
 
 
 def decode(body: bytes, cuts: list[int]) -> tuple[list[Any], Any]:
-    call = Call(model="m", messages=(Message(MessageRole.USER, "x"),), params={}, provider="p")
-    decoder = OpenAIResponsesCodec().stream_decoder(call)
-    accumulator = Accumulator()
-    chunks = []
-    for start, end in itertools.pairwise([0, *sorted(cuts), len(body)]):
-        chunks += decoder.feed(body[start:end])
-    chunks += decoder.flush()
-    for chunk in chunks:
-        accumulator.add(chunk)
-    error = decoder.error
-    return chunks, (accumulator.snapshot(), type(error), str(error), decoder.complete)
+    return decode_split(OpenAIResponsesCodec().stream_decoder(call()), body, cuts)
 
 
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
