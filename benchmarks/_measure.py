@@ -7,12 +7,14 @@ that every client produced exactly the text the server sent.
 from __future__ import annotations
 
 import gc
+import json
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._peers import Peer
 
@@ -152,3 +154,11 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         argv, cwd=ROOT, capture_output=True, text=True, check=True, timeout=_CHILD_TIMEOUT
     )
+
+
+def write_results(path: str, results: dict[str, Any]) -> None:
+    """Save a run's results as JSON and say where."""
+    output = Path(path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {output}")

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import platform
 import pstats
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from ._emulator import emulator
@@ -34,6 +32,7 @@ from ._measure import (
     import_time,
     throughput,
     warm_ttft,
+    write_results,
 )
 from ._peers import PEERS, Peer, load
 
@@ -82,10 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = _results(peers, status, samples, warm, fresh, imports, chunks, rounds, args.tps)
     _print(results, imports, verbose=args.verbose)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {output}")
+    write_results(args.output, results)
     return 0
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import json
 import math
 import os
 import platform
@@ -26,7 +25,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -34,7 +32,7 @@ from pydantic_core import to_json
 
 from ._document import PIECE, Report, document, pieces, sse_body
 from ._emulator import server
-from ._measure import ROOT, Samples
+from ._measure import ROOT, Samples, write_results
 from ._meter import Meter
 from ._peers import load
 from ._structured_peers import PEERS, FirstPartial, StructuredPeer
@@ -96,10 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     _print_first(first, args.first_size, args.first_tps)
 
     results = _results(peers, status, texts, plans, first, rounds, budget, args)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {output}")
+    write_results(args.output, results)
     return 0
 
 
