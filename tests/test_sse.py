@@ -61,6 +61,12 @@ def test_ids_are_per_event_within_one_chunk() -> None:
     assert [(e.id, e.data) for e in events] == [("1", "a"), ("1", "b"), ("2", "c")]
 
 
+def test_last_event_id_is_what_a_reconnecting_client_sends() -> None:
+    decoder = SSEDecoder()
+    decoder.decode(b"id: 41\ndata: a\n\nid: 42\ndata: b\n\n")
+    assert decoder.last_event_id == "42"
+
+
 def test_retry_only_digits() -> None:
     decoder = SSEDecoder()
     decoder.decode(b"retry: 1500\n\nretry: soon\n\n")

@@ -241,20 +241,9 @@ class StreamSession:
     # --------------------------------------------------------------- results
 
     @property
-    def has_started(self) -> bool:
-        """True once a chunk has been produced (no more retries)."""
-        return self.accumulator.chunks > 0
-
-    @property
     def read_phase(self) -> str:
         """Which timeout a read timeout was: before output or between chunks."""
         return "idle" if self.timing.started else "first_token"
-
-    @property
-    def read_timeout(self) -> float:
-        """The socket read timeout for the current phase."""
-        timeouts = self.request.timeouts
-        return timeouts.idle if self.timing.started else timeouts.first_token
 
     @property
     def response(self) -> GenerationResponse:
