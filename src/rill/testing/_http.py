@@ -1,7 +1,11 @@
 """HTTP/1.1 for the emulator, on bare asyncio streams: reading requests,
 writing responses with pacing, and the faults that need byte-level control
 (a connection closed after exactly *n* body bytes, a stall inside a chunk,
-bytes that are not the protocol at all).
+a head sent a byte at a time, bytes that are not the protocol at all).
+
+Every wait (pacing, stalls, trickles) watches the connection and ends the
+response as soon as the client hangs up, so a test can tell from the server's
+side whether the client let its connection go.
 """
 
 from __future__ import annotations
@@ -31,9 +35,13 @@ __all__ = [
 ]
 
 _BATCH_BYTES = 64 * 1024  # unpaced output is written (and drained) in batches of this size
+_PEER_POLL = 0.02  # seconds between checks for a client that hung up during a wait
 MAX_HEAD_BYTES = 64 * 1024
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 _EVENT_FAULTS = frozenset({"error_event_after", "garbage_after"})
+_HEAD_FAULTS = frozenset({"stall_head", "trickle_head"})
+# RFC 9110 §15.3.5, §15.4.5: these responses never have a body.
+_BODILESS = frozenset({204, 304})
 _DEFAULT_STREAM_ERROR = {
     "message": "The server had an error while processing your request.",
     "type": "server_error",
@@ -156,10 +164,16 @@ async def send(
     chunked: bool = False,
     script: Script | None = None,
     request_id: str | None = None,
+    reader: asyncio.StreamReader | None = None,
 ) -> None:
-    """Write one response: head, then the frames with the script's pacing and faults."""
-    headers = {"content-type": content_type}
-    if chunked:
+    """Write one response: head, then the frames with the script's pacing and
+    faults. With the connection's ``reader``, waits end (``Disconnect``) as
+    soon as the client hangs up."""
+    bodiless = status in _BODILESS or status < 200
+    headers = {} if bodiless else {"content-type": content_type}
+    if bodiless:
+        frames = ()
+    elif chunked:
         headers["transfer-encoding"] = "chunked"
         headers["cache-control"] = "no-cache"
     else:
@@ -172,16 +186,21 @@ async def send(
         headers.update((name.lower(), value) for name, value in script.headers.items())
     head = f"HTTP/1.1 {status} {reason(status)}\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    writer.write(head.encode("latin-1") + b"\r\n")
     if script is None:
-        writer.write(b"".join(frames))
+        writer.write(head.encode("latin-1") + b"\r\n" + b"".join(frames))
         await writer.drain()
         return
 
-    out = _Body(writer, chunked, [f for f in script.faults if f.kind not in _EVENT_FAULTS])
+    peer = _Peer(reader, writer)
+    await _send_head(peer, (head + "\r\n").encode("latin-1"), script.faults)
+    if bodiless:
+        await writer.drain()
+        return
+    byte_faults = [f for f in script.faults if f.kind not in _EVENT_FAULTS | _HEAD_FAULTS]
+    out = _Body(peer, chunked, byte_faults)
     if script.ttft > 0:
         await writer.drain()
-        await asyncio.sleep(script.ttft)
+        await peer.pause(script.ttft)
     # Events exist only in streamed bodies; a Content-Length body keeps its length.
     event_faults = sorted(
         (f for f in script.faults if chunked and f.kind in _EVENT_FAULTS),
@@ -198,7 +217,7 @@ async def send(
                 return
         if interval is not None and index:
             await out.flush()
-            await asyncio.sleep(max(0.0, start + index * interval - loop.time()))
+            await peer.pause(start + index * interval - loop.time())
         await out.send(frame)
         if flush_each:
             await out.flush()
@@ -206,6 +225,49 @@ async def send(
         if not await _inject(out, fault):
             break
     await out.finish()
+
+
+async def _send_head(peer: _Peer, head: bytes, faults: Sequence[Fault]) -> None:
+    """Write the status line and headers, stalled or trickled as ``faults`` say."""
+    for fault in faults:
+        if fault.kind == "stall_head":
+            await peer.pause(fault.seconds)
+    trickle = next((f for f in faults if f.kind == "trickle_head"), None)
+    if trickle is None:
+        peer.writer.write(head)  # sent with the first body bytes
+        return
+    for i in range(0, len(head), trickle.size):
+        if i:
+            await peer.pause(trickle.seconds)
+        peer.writer.write(head[i : i + trickle.size])
+        await peer.writer.drain()
+
+
+class _Peer:
+    """The client end of a connection, for waits that stop when it hangs up."""
+
+    def __init__(self, reader: asyncio.StreamReader | None, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    def gone(self) -> bool:
+        """True once the client closed (EOF or reset). An HTTP/1.1 client sends
+        nothing while it waits for a response, so EOF means it gave up."""
+        if self.writer.transport.is_closing():
+            return True
+        reader = self.reader
+        return reader is not None and (reader.at_eof() or reader.exception() is not None)
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep ``seconds``; raise ``Disconnect`` as soon as the client is gone."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while not self.gone():
+            left = end - loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, _PEER_POLL))
+        raise Disconnect
 
 
 async def _inject(out: _Body, fault: Fault) -> bool:
@@ -232,8 +294,9 @@ class _Body:
     events costs a few large writes rather than one syscall per event.
     """
 
-    def __init__(self, writer: asyncio.StreamWriter, chunked: bool, faults: list[Fault]) -> None:
-        self._writer = writer
+    def __init__(self, peer: _Peer, chunked: bool, faults: list[Fault]) -> None:
+        self._peer = peer
+        self._writer = peer.writer
         self._chunked = chunked
         self._faults = deque(sorted(faults, key=lambda f: f.after_bytes))
         self._buffer = bytearray()
@@ -270,7 +333,22 @@ class _Body:
         await self.flush()
         if fault.kind == "close_after":
             raise Disconnect
-        await asyncio.sleep(fault.seconds)
+        if fault.kind == "stall_after":
+            await self._peer.pause(fault.seconds)
+        elif fault.kind == "trickle_after":
+            for _ in range(fault.count):
+                await self._peer.pause(fault.seconds)
+                self._writer.write(self._framed(fault.data))
+                await self._writer.drain()
+            if fault.then == "close":
+                raise Disconnect
+        elif fault.kind == "flood_after":
+            self._writer.write(self._framed(fault.data))
+            piece = b"a" * _BATCH_BYTES
+            for start in range(0, fault.size, _BATCH_BYTES):
+                self._writer.write(self._framed(piece[: fault.size - start]))
+                await self._writer.drain()
+            raise Disconnect
 
     def _framed(self, data: bytes) -> bytes:
         if not self._chunked:

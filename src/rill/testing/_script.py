@@ -79,17 +79,28 @@ class Reply:
         return "tool_calls" if self.tool_calls else "stop"
 
 
-FaultKind = Literal["close_after", "stall_after", "error_event_after", "garbage_after"]
+FaultKind = Literal[
+    "close_after",
+    "stall_after",
+    "error_event_after",
+    "garbage_after",
+    "stall_head",
+    "trickle_head",
+    "trickle_after",
+    "flood_after",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
     """A deliberate misbehaviour of the server, placed by a body byte offset
     (``after_bytes``) or by a count of frames already sent (``after_events``:
-    SSE events, or pieces of a verbatim ``Script.body``). A position past the
-    end of the body fires at the end, before the HTTP message is terminated.
+    SSE events, or pieces of a verbatim ``Script.body``), or to the response
+    head (``stall_head``, ``trickle_head``). A position past the end of the
+    body fires at the end, before the HTTP message is terminated.
     Event-positioned faults apply to streamed (chunked) bodies only. Every
-    fault is bounded: none of them can hang the server.
+    fault is bounded: none of them can hang the server, and every wait in
+    one ends early when the client hangs up.
 
     Use the constructors rather than the fields."""
 
@@ -101,6 +112,8 @@ class Fault:
     style: Literal["event", "chunk"] = "event"
     data: bytes = b""
     then: Literal["continue", "close"] = "continue"
+    count: int = 0
+    size: int = 0
 
     @classmethod
     def close_after(cls, n_bytes: int) -> Fault:
@@ -143,6 +156,69 @@ class Fault:
         """After ``n_events`` frames, send ``data`` raw, then carry on with the
         stream or close the connection."""
         return cls("garbage_after", after_events=_non_negative(n_events), data=data, then=then)
+
+    @classmethod
+    def stall_head(cls, seconds: float) -> Fault:
+        """Go quiet for ``seconds`` before the status line: the request was
+        received and nothing at all comes back yet."""
+        return cls("stall_head", seconds=_duration(seconds))
+
+    @classmethod
+    def trickle_head(cls, interval: float = 0.2, size: int = 1) -> Fault:
+        """Send the status line and headers ``size`` bytes at a time, pausing
+        ``interval`` seconds between pieces (a slow proxy, a server that
+        flushes each header). Ends once the head is sent; the body follows
+        at full speed."""
+        return cls("trickle_head", seconds=_duration(interval), size=_positive(size))
+
+    @classmethod
+    def trickle_after(
+        cls,
+        n_bytes: int,
+        data: bytes = b": keep-alive\n\n",
+        interval: float = 0.1,
+        count: int = 10,
+        then: Literal["continue", "close"] = "continue",
+    ) -> Fault:
+        """Send the first ``n_bytes`` of the body, then ``count`` times: wait
+        ``interval`` seconds and send ``data`` raw. Then carry on with the body
+        or close the connection.
+
+        ``data`` says what trickles: SSE comments (the default), Anthropic's
+        ``event: ping\ndata: {"type":"ping"}\n\n``, or one byte of real body
+        text at a time."""
+        if not data:
+            raise ValueError("trickle_after needs data to send")
+        return cls(
+            "trickle_after",
+            after_bytes=_non_negative(n_bytes),
+            data=data,
+            seconds=_duration(interval),
+            count=_positive(count),
+            then=then,
+        )
+
+    @classmethod
+    def flood_after(cls, n_bytes: int, size: int, prefix: bytes = b"data: ") -> Fault:
+        """Send the first ``n_bytes`` of the body, then ``prefix`` and ``size``
+        bytes of ``a`` with no line end (an event, line or JSON value that
+        never ends), then close the connection. Written in 64 KiB pieces as
+        fast as the client reads them."""
+        return cls(
+            "flood_after", after_bytes=_non_negative(n_bytes), data=prefix, size=_positive(size)
+        )
+
+
+def _positive(n: int) -> int:
+    if n <= 0:
+        raise ValueError(f"a fault size or count must be > 0, not {n}")
+    return n
+
+
+def _duration(seconds: float) -> float:
+    if not seconds >= 0:
+        raise ValueError(f"a fault duration must be >= 0, not {seconds}")
+    return seconds
 
 
 def _non_negative(n: int) -> int:

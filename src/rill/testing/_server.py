@@ -279,6 +279,7 @@ class Emulator:
             chunked=chunked,
             script=script,
             request_id=f"req_rill{seq:06d}",
+            reader=reader,
         )
         return keep_alive
 
