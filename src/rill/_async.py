@@ -3,8 +3,10 @@ with httpx's async client and anyio for sleeping (so it runs on any backend)."""
 
 from __future__ import annotations
 
+import builtins
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -12,12 +14,19 @@ import anyio
 import httpx
 
 from ._chunks import StreamChunk
+from ._deadlines import install, set_deadline
 from ._errors import RemoteError
 from ._messages import Prompt
 from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
 from ._response import GenerationResponse
 from ._session import StreamSession
-from ._transport import abody_bytes, async_client, build_httpx_request, switch_to_idle_timeout
+from ._transport import (
+    abody_bytes,
+    aread_error_body,
+    async_client,
+    build_httpx_request,
+    is_connect_timeout,
+)
 
 __all__ = ["AsyncStream", "agenerate", "agenerate_stream", "aresume_stream"]
 
@@ -85,14 +94,24 @@ async def _drive(
 ) -> AsyncGenerator[StreamChunk, None]:
     owned = client is None
     http = async_client() if client is None else client
+    # A transport rill cannot wrap gets a cancel scope around each read instead.
+    scoped = not install(http)
     try:
         attempt = 0
         while True:
             session.start()
+            set_deadline(session.deadline)
             try:
-                response = await http.send(build_httpx_request(http, session), stream=True)
+                request = build_httpx_request(http, session)
+                if scoped:
+                    with anyio.fail_after(_left(session)):
+                        response = await http.send(request, stream=True, follow_redirects=False)
+                else:
+                    response = await http.send(request, stream=True, follow_redirects=False)
             except httpx.TimeoutException as exc:
-                error: RemoteError = session.failure(exc, phase="connect")
+                error: RemoteError = session.expired(connecting=is_connect_timeout(exc))
+            except builtins.TimeoutError:
+                error = session.expired()
             except httpx.HTTPError as exc:
                 error = session.failure(exc)
             else:
@@ -101,24 +120,37 @@ async def _drive(
                         callback = session.request.callback
                         is_async = session.request.callback_is_async
                         feed = session.feed
-                        async for data in abody_bytes(response):
-                            for chunk in feed(data):
+                        body = abody_bytes(response)
+                        async for data in _scoped(body, session) if scoped else body:
+                            chunks = feed(data)
+                            # The caller's own code, run at each yield, is not
+                            # bound by this call's deadline.
+                            set_deadline(None)
+                            for chunk in chunks:
                                 if callback is not None:
                                     await _call(callback, chunk, is_async)
                                 yield chunk
-                            idle = session.after_read()
-                            if idle is not None:
-                                switch_to_idle_timeout(response, idle)
-                        for chunk in session.end():
+                            session.after_read()
+                            set_deadline(session.deadline)
+                        chunks = session.end()
+                        set_deadline(None)
+                        for chunk in chunks:
                             if callback is not None:
                                 await _call(callback, chunk, is_async)
                             yield chunk
                         return
-                    error = session.status_failure(await response.aread())
-                except httpx.TimeoutException as exc:
-                    raise session.failure(exc, phase=session.read_phase) from None
+                    if scoped:
+                        with anyio.fail_after(_left(session)):
+                            body_read = await aread_error_body(response)
+                    else:
+                        body_read = await aread_error_body(response)
+                    error = session.status_failure(body_read)
+                except (httpx.TimeoutException, builtins.TimeoutError):
+                    raise session.expired() from None
                 except httpx.HTTPError as exc:
                     raise session.failure(exc) from None
+                except RemoteError as exc:
+                    raise session.fail(exc) from None
                 finally:
                     await response.aclose()
             delay = session.retry_delay(error, attempt)
@@ -127,8 +159,26 @@ async def _drive(
             await anyio.sleep(delay)
             attempt += 1
     finally:
+        set_deadline(None)
         if owned:
             await http.aclose()
+
+
+def _left(session: StreamSession) -> float:
+    return max(0.0, session.deadline - time.perf_counter())
+
+
+async def _scoped(body: AsyncIterable[bytes], session: StreamSession) -> AsyncIterator[bytes]:
+    """``body``, each read bounded by the session's deadline with a cancel
+    scope (raising the builtin ``TimeoutError``)."""
+    reads = aiter(body)
+    while True:
+        with anyio.fail_after(_left(session)):
+            try:
+                data = await anext(reads)
+            except StopAsyncIteration:
+                return
+        yield data
 
 
 async def _call(callback: Callable[[Any], Any], chunk: StreamChunk, is_async: bool) -> None:

@@ -10,12 +10,25 @@ from typing import Unpack
 import httpx
 
 from ._chunks import StreamChunk
+from ._deadlines import install, set_deadline
 from ._errors import RemoteError
 from ._messages import Prompt
-from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
+from ._request import (
+    RequestOptions,
+    ResumeOptions,
+    prepare_request,
+    prepare_resume,
+    reject_async_callback,
+)
 from ._response import GenerationResponse
 from ._session import StreamSession
-from ._transport import body_bytes, build_httpx_request, default_client, switch_to_idle_timeout
+from ._transport import (
+    body_bytes,
+    build_httpx_request,
+    default_client,
+    is_connect_timeout,
+    read_error_body,
+)
 
 __all__ = ["Stream", "generate", "generate_stream", "resume_stream"]
 
@@ -80,47 +93,63 @@ class Stream:
 
 
 def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChunk, None, None]:
+    # Transports rill cannot wrap are checked against the deadlines between
+    # reads only (StreamSession.feed); see _deadlines.
+    install(client)
     attempt = 0
-    while True:
-        session.start()
-        try:
-            response = client.send(build_httpx_request(client, session), stream=True)
-        except httpx.TimeoutException as exc:
-            error: RemoteError = session.failure(exc, phase="connect")
-        except httpx.HTTPError as exc:
-            error = session.failure(exc)
-        else:
+    try:
+        while True:
+            session.start()
+            set_deadline(session.deadline)
             try:
-                if session.begin(response.status_code, response.headers):
-                    callback = session.request.callback
-                    feed = session.feed
-                    for data in body_bytes(response):
-                        if callback is None:
-                            yield from feed(data)
-                        else:
-                            for chunk in feed(data):
-                                callback(chunk)
-                                yield chunk
-                        idle = session.after_read()
-                        if idle is not None:
-                            switch_to_idle_timeout(response, idle)
-                    for chunk in session.end():
-                        if callback is not None:
-                            callback(chunk)
-                        yield chunk
-                    return
-                error = session.status_failure(response.read())
+                response = client.send(
+                    build_httpx_request(client, session), stream=True, follow_redirects=False
+                )
             except httpx.TimeoutException as exc:
-                raise session.failure(exc, phase=session.read_phase) from None
+                error: RemoteError = session.expired(connecting=is_connect_timeout(exc))
             except httpx.HTTPError as exc:
-                raise session.failure(exc) from None
-            finally:
-                response.close()
-        delay = session.retry_delay(error, attempt)
-        if delay is None:
-            raise error
-        time.sleep(delay)
-        attempt += 1
+                error = session.failure(exc)
+            else:
+                try:
+                    if session.begin(response.status_code, response.headers):
+                        callback = session.request.callback
+                        feed = session.feed
+                        for data in body_bytes(response):
+                            chunks = feed(data)
+                            # The caller's own code, run at each yield, is not
+                            # bound by this call's deadline.
+                            set_deadline(None)
+                            if callback is None:
+                                yield from chunks
+                            else:
+                                for chunk in chunks:
+                                    callback(chunk)
+                                    yield chunk
+                            session.after_read()
+                            set_deadline(session.deadline)
+                        chunks = session.end()
+                        set_deadline(None)
+                        for chunk in chunks:
+                            if callback is not None:
+                                callback(chunk)
+                            yield chunk
+                        return
+                    error = session.status_failure(read_error_body(response))
+                except httpx.TimeoutException:
+                    raise session.expired() from None
+                except httpx.HTTPError as exc:
+                    raise session.failure(exc) from None
+                except RemoteError as exc:
+                    raise session.fail(exc) from None
+                finally:
+                    response.close()
+            delay = session.retry_delay(error, attempt)
+            if delay is None:
+                raise error
+            time.sleep(delay)
+            attempt += 1
+    finally:
+        set_deadline(None)
 
 
 def generate_stream(
@@ -137,6 +166,7 @@ def generate_stream(
     chunk before it is yielded. Misconfiguration raises here, not at ``next()``.
     """
     request = prepare_request(prompt, options, callback=callback)
+    reject_async_callback(request)
     return Stream(StreamSession(request), http_client or default_client())
 
 
@@ -166,4 +196,5 @@ def resume_stream(
     The chunks and the accumulated ``response`` cover only what this stream
     carries."""
     request = prepare_resume(response_id, options, callback=callback)
+    reject_async_callback(request)
     return Stream(StreamSession(request), http_client or default_client())

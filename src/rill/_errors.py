@@ -17,6 +17,7 @@ catch anything else.
         │   ├── ConnectError
         │   └── TimeoutError          connect, first token, idle gap, total
         ├── APIStatusError            an HTTP error status (status, body, headers)
+        │   ├── RedirectError         3xx: never followed (.location)
         │   ├── BadRequestError       400, 422
         │   ├── AuthenticationError   401, 403
         │   ├── NotFoundError         404
@@ -29,13 +30,18 @@ catch anything else.
 
 Every ``RemoteError`` raised once a response has begun carries ``.partial``:
 the :class:`~rill.GenerationResponse` accumulated up to the failure.
-Messages never contain API keys: only the name of the variable to set.
+Messages never contain API keys: only the name of the variable to set; a key
+a server echoes back is replaced by ``[REDACTED]`` in every error's message,
+body and headers.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import time
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,6 +61,7 @@ __all__ = [
     "ProtocolError",
     "ProviderStreamError",
     "RateLimitError",
+    "RedirectError",
     "RemoteError",
     "RillError",
     "ServerError",
@@ -158,6 +165,17 @@ class APIStatusError(RemoteError):
         return retry_after_seconds(self.headers)
 
 
+class RedirectError(APIStatusError):
+    """3xx: the server redirected the request. rill does not follow redirects,
+    because the request carries credentials that must not reach another
+    origin; ``location`` is where the server pointed (set ``base_url`` to it
+    if it is right)."""
+
+    @property
+    def location(self) -> str | None:
+        return self.headers.get("location")
+
+
 class BadRequestError(APIStatusError):
     """400 or 422: the provider rejected the request."""
 
@@ -216,6 +234,16 @@ def status_error(
 ) -> APIStatusError:
     """The typed error for an HTTP error status."""
     cls: type[APIStatusError]
+    if 300 <= status_code < 400:
+        location = headers.get("location")
+        where = f" to {location}" if location else " with no Location"
+        message = (
+            f"{provider} answered HTTP {status_code}, a redirect{where}; rill does not "
+            "follow redirects (they would carry the API key): set base_url to the final URL"
+        )
+        return RedirectError(
+            message, status_code=status_code, body=body, headers=headers, provider=provider
+        )
     if status_code in (400, 422):
         cls = BadRequestError
     elif status_code in (401, 403):
@@ -254,28 +282,105 @@ def _error_detail(body: Any) -> str:
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Parse ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after``, or None.
+
+    ``retry-after`` is delta-seconds or an HTTP date (RFC 9110 §10.2.3), in
+    any of the three forms of §5.6.7. A value that cannot be read is None;
+    one that is negative or in the past is 0: never negative, NaN or infinite,
+    and it never raises, whatever the server sent.
+    """
+    ms = _seconds(headers.get("retry-after-ms"))
     if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
+        return ms / 1000.0
     value = headers.get("retry-after")
     if value is None:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from datetime import datetime
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
+    when = _http_date(value)
+    if when is None:
         return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, when - time.time())
+
+
+# Delta-seconds (RFC 9110: 1*DIGIT), leniently with a fraction or a sign.
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+    )
+}
+_TIME = r"(\d{1,2}):(\d{2}):(\d{2})"
+# GMT is what HTTP sends; "+0000"/"-0000" (and any offset) and UTC are seen
+# from servers that format dates as email does.
+_ZONE = r"(?:\s*(GMT|UTC|UT|Z|[+-]\d{4}))?"
+# IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+_IMF = re.compile(
+    r"\s*(?:[a-z]+,?\s*)?(\d{1,2})\s+([a-z]{3})\s+(\d{4})\s+" + _TIME + _ZONE + r"\s*", re.I
+)
+# rfc850-date (obsolete): Sunday, 06-Nov-94 08:49:37 GMT
+_RFC850 = re.compile(
+    r"\s*(?:[a-z]+,?\s*)?(\d{1,2})-([a-z]{3})-(\d{2})\s+" + _TIME + _ZONE + r"\s*", re.I
+)
+# asctime-date (obsolete): Sun Nov  6 08:49:37 1994
+_ASCTIME = re.compile(
+    r"\s*(?:[a-z]+\s+)?([a-z]{3})\s+(\d{1,2})\s+" + _TIME + r"\s+(\d{4})\s*", re.I
+)
+
+
+def _seconds(value: str | None) -> float | None:
+    """A delta-seconds value: None unless it is a finite number; at least 0."""
+    if value is None or not _NUMBER.fullmatch(value):
+        return None
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def _http_date(value: str) -> float | None:
+    """An HTTP date as a POSIX timestamp, or None when it is not one."""
+    try:
+        if m := _IMF.fullmatch(value):
+            day, month, year, hour, minute, second, zone = m.groups()
+            return _timestamp(int(year), month, day, hour, minute, second, zone)
+        if m := _RFC850.fullmatch(value):
+            day, month, yy, hour, minute, second, zone = m.groups()
+            return _timestamp(_full_year(int(yy)), month, day, hour, minute, second, zone)
+        if m := _ASCTIME.fullmatch(value):
+            month, day, hour, minute, second, year = m.groups()
+            return _timestamp(int(year), month, day, hour, minute, second, None)
+    except (ValueError, OverflowError):  # 31 Feb, hour 25, year 0
+        return None
+    return None
+
+
+def _full_year(yy: int) -> int:
+    """RFC 9110 §5.6.7: a two-digit year that would be more than 50 years in
+    the future is the most recent past year with the same last two digits."""
+    this_year = time.gmtime().tm_year
+    year = this_year - this_year % 100 + yy
+    return year - 100 if year > this_year + 50 else year
+
+
+def _timestamp(
+    year: int, month: str, day: str, hour: str, minute: str, second: str, zone: str | None
+) -> float | None:
+    number = _MONTHS.get(month.lower())
+    if number is None:
+        return None
+    # A leap second (:60) is read as the last second of its minute.
+    when = datetime(
+        year, number, int(day), int(hour), int(minute), min(int(second), 59), tzinfo=UTC
+    )
+    offset = 0
+    if zone and zone[0] in "+-":
+        offset = (int(zone[1:3]) * 60 + int(zone[3:5])) * 60
+        if zone[0] == "+":
+            offset = -offset
+    return when.timestamp() + offset
 
 
 def provider_error_message(provider: str, error: Any) -> str:

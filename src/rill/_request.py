@@ -14,9 +14,11 @@ from ._messages import Message, Prompt, normalize_messages, portable_messages
 from ._params import GenerationParams, Timeouts, validate_params
 from ._tools import normalize_tool_choice, normalize_tools
 from .providers import Call, HTTPRequest, Provider, get_provider, resolve_model
+from .wire._limits import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = [
     "PreparedRequest",
+    "reject_async_callback",
     "RequestOptions",
     "ResumeOptions",
     "prepare_request",
@@ -36,6 +38,7 @@ class RequestOptions(GenerationParams, total=False):
     extra_headers: Mapping[str, str] | None
     timeout: float | Timeouts | None
     max_retries: int
+    max_event_bytes: int
 
 
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__) - frozenset(
@@ -100,6 +103,7 @@ def _prepare(
     extra_headers: Mapping[str, str] | None = None,
     timeout: float | Timeouts | None = None,
     max_retries: int = 2,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     callback: Callable[[Any], Any] | None = None,
     params: Mapping[str, Any],
 ) -> PreparedRequest:
@@ -107,6 +111,10 @@ def _prepare(
     messages = portable_messages(normalize_messages(prompt, system=system), provider.codec.name)
     checked = validate_params(params)
     _check_driver_options(max_retries, callback)
+    if not isinstance(max_event_bytes, int) or isinstance(max_event_bytes, bool):
+        raise InvalidRequestError(f"max_event_bytes must be an int, not {max_event_bytes!r}")
+    if max_event_bytes < 1024:
+        raise InvalidRequestError(f"max_event_bytes must be at least 1024, not {max_event_bytes}")
     if extra_body is not None and not isinstance(extra_body, Mapping):
         raise InvalidRequestError("extra_body must be a dict")
     tools = normalize_tools(checked.pop("tools", None) or ())
@@ -121,6 +129,7 @@ def _prepare(
         stream_usage=provider.stream_usage,
         extra_body=dict(extra_body or {}),
         provider=provider.name,
+        max_event_bytes=max_event_bytes,
     )
     http = provider.build_request(
         call, base_url=base_url, api_key=api_key, extra_headers=extra_headers
@@ -196,6 +205,16 @@ def _prepare_resume(
         callback=callback,
         callback_is_async=callback is not None and inspect.iscoroutinefunction(callback),
     )
+
+
+def reject_async_callback(request: PreparedRequest) -> None:
+    """The sync API cannot await a coroutine callback: say so at the call
+    rather than never running it."""
+    if request.callback_is_async:
+        raise InvalidRequestError(
+            "callback is a coroutine function, which the sync API cannot await; "
+            "use agenerate_stream (or pass a plain function)"
+        )
 
 
 def _check_driver_options(max_retries: object, callback: object) -> None:

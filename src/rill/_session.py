@@ -5,10 +5,25 @@ codec's decoder, the accumulator, timing, the decision to retry, the
 translation of failures into typed errors carrying the partial response.
 The sync and async drivers only move bytes and call these methods, so the
 two can never disagree about behaviour.
+
+Deadlines are the session's too. ``deadline`` is the instant the next read
+must complete by: before the first output, the earlier of the first-token and
+total deadlines (both fixed when the attempt or the call starts); after it,
+the earlier of the idle deadline (moved forward by each read that produced
+output, so keep-alive comments, pings and empty deltas do not extend it) and
+the total. The drivers hand that instant to the socket (``_deadlines``) and
+ask ``expired`` which bound it was when a read times out. Backoff sleeps are
+bounded by the total too: a ``Retry-After`` longer than what remains ends
+the call at once with the provider's error instead of sleeping.
+
+Every error leaves through ``fail``: it gets the partial response and has
+the credentials this request carries scrubbed from its message and body,
+whatever the server echoed back.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -21,6 +36,7 @@ from ._errors import (
     APIStatusError,
     ConnectError,
     IncompleteStreamError,
+    ProtocolError,
     RateLimitError,
     RemoteError,
     ServerError,
@@ -30,6 +46,7 @@ from ._errors import (
     status_error,
 )
 from ._estimate import estimate_usage
+from ._redact import Redactor, remember
 from ._request import PreparedRequest
 from ._response import GenerationResponse
 from ._timing import TimingRecorder
@@ -40,6 +57,8 @@ __all__ = ["StreamSession"]
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 _MAX_BACKOFF = 8.0
 _MAX_RETRY_AFTER = 60.0
+# An error body is read up to this size; the rest is not needed to report it.
+MAX_ERROR_BODY = 1 << 20
 
 
 class StreamSession:
@@ -48,25 +67,32 @@ class StreamSession:
     Driver protocol::
 
         session.start()                       # before each attempt
-        session.begin(status, headers)        # False: read the body, then
-        raise session.status_failure(body)    #   (or retry: session.retry_delay)
+        # send the request with the socket bound by session.deadline
+        session.begin(status, headers)        # False: read at most MAX_ERROR_BODY
+        raise session.status_failure(body)    #   bytes, then (or retry: retry_delay)
         chunks = session.feed(data)           # per network read; yield them,
-        idle = session.after_read()           #   then raise a failure they held,
-                                              #   or switch to the idle timeout
+        session.after_read()                  #   then raise a failure they held
         chunks = session.end()                # at end of body
-        raise session.failure(exc)            # on a transport error mid-body
+        raise session.expired(connecting)     # when a read or connect timed out
+        raise session.failure(exc)            # on another transport error
     """
 
     __slots__ = (
         "_buffer",
-        "_deadline",
+        "_buffered",
         "_decoder",
         "_final",
-        "_first_token_deadline",
+        "_first_token_at",
         "_headers",
-        "_idle_pending",
+        "_idle_at",
+        "_progressed",
+        "_read_at",
+        "_received",
+        "_redactor",
         "_status",
+        "_total_at",
         "accumulator",
+        "deadline",
         "error",
         "last_read",
         "request",
@@ -75,16 +101,24 @@ class StreamSession:
 
     def __init__(self, request: PreparedRequest) -> None:
         self.request = request
+        remember(request.http.headers)
         self.accumulator = Accumulator()
         self.timing = TimingRecorder()
         self._decoder: ChunkDecoder | None = None
         self._buffer: list[bytes] | None = None
+        self._buffered = 0
+        self._received = 0
         self._final: GenerationResponse | None = None
         self._status = 0
         self._headers: Mapping[str, str] = {}
-        self._deadline: float | None = None
-        self._first_token_deadline = 0.0
-        self._idle_pending = True
+        self._total_at = math.inf
+        self._first_token_at = math.inf
+        self._idle_at = math.inf
+        self._progressed = False
+        self._read_at = 0.0
+        self._redactor: Redactor | None = None
+        # The instant (time.perf_counter) by which the next read must complete.
+        self.deadline = math.inf
         self.error: RemoteError | None = None
         # The chunks of the latest read, so a consumer can act once per read
         # (chunks that arrived together are handled together).
@@ -98,21 +132,26 @@ class StreamSession:
         self.accumulator = Accumulator()
         self._decoder = None
         self._buffer = None
+        self._buffered = self._received = 0
+        self._status = 0
         self.error = None
-        self._idle_pending = True
         now = time.perf_counter()
         timeouts = self.request.timeouts
-        if self._deadline is None and timeouts.total is not None:
-            self._deadline = now + timeouts.total
-        self._first_token_deadline = now + timeouts.first_token
+        if self._total_at == math.inf and timeouts.total is not None:
+            self._total_at = now + timeouts.total
+        self._first_token_at = now + timeouts.first_token
+        self._idle_at = math.inf
+        self._progressed = False
+        self.deadline = min(self._first_token_at, self._total_at)
 
     def begin(self, status: int, headers: Mapping[str, str]) -> bool:
         """Response headers arrived. True when the body is a stream to feed;
-        False when it is an error body to read whole and pass to
-        ``status_failure``."""
+        False when it is an error (or a redirect, which rill never follows:
+        the request carries credentials) whose body the driver reads, up to
+        ``MAX_ERROR_BODY`` bytes, and passes to ``status_failure``."""
         self._status = status
         self._headers = headers
-        if status >= 400:
+        if status >= 300:
             return False
         if not self.request.call.stream:
             self._buffer = []
@@ -125,24 +164,36 @@ class StreamSession:
             parsed: object = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             parsed = body.decode("utf-8", "replace")
-        return status_error(self._status, parsed, self._headers, self.request.provider.name)
+        error = status_error(self._status, parsed, self._headers, self.request.provider.name)
+        self._redact(error)
+        return error
 
     def retry_delay(self, error: RemoteError, attempt: int) -> float | None:
         """Seconds to wait before retrying after ``error``, or None to give up.
-        Only failures before any output reached the caller are retried."""
+        Only failures before any output reached the caller are retried, and
+        only when the wait ends before the total deadline."""
         if attempt >= self.request.max_retries or self.accumulator.chunks:
             return None
         if isinstance(error, APIStatusError):
             if error.status_code not in _RETRY_STATUSES:
                 return None
+            after: float | None = None
             if isinstance(error, RateLimitError | ServerError):
-                after: float | None = error.retry_after
-                if after is not None:
-                    return min(after, _MAX_RETRY_AFTER)
-        elif not isinstance(error, ConnectError | TimeoutError):
+                after = error.retry_after
+            if after is not None:
+                # Retrying sooner than asked would only be refused again.
+                delay = after if after <= _MAX_RETRY_AFTER else math.inf
+            else:
+                delay = _backoff(attempt)
+        elif isinstance(error, ConnectError) or (
+            isinstance(error, TimeoutError) and error.phase in ("connect", "first_token")
+        ):
+            delay = _backoff(attempt)
+        else:
             return None
-        backoff = min(_MAX_BACKOFF, 0.5 * 2.0**attempt)
-        return backoff * (0.75 + random.random() / 2)
+        if time.perf_counter() + delay >= self._total_at:
+            return None
+        return delay
 
     # ------------------------------------------------------------------ body
 
@@ -154,41 +205,56 @@ class StreamSession:
         still delivered; the driver raises ``error`` after yielding them."""
         if self.error is not None:
             raise self.error
+        self._received += len(data)
         if self._buffer is not None:
-            self._buffer.append(data)
+            self._buffer_whole(data)
             return []
         decoder = self._decoder
         assert decoder is not None, "feed() before begin()"
         accumulator = self.accumulator
         before = accumulator.output_chars
-        chunks = decoder.feed(data)
+        try:
+            chunks = decoder.feed(data)
+        except RemoteError as exc:
+            chunks, self.error = [], exc
+        except Exception as exc:  # a shape no codec check foresaw: never untyped
+            chunks, self.error = [], self._undecodable(exc)
         add = accumulator.add
         for chunk in chunks:
             add(chunk)
         if accumulator.output_chars != before:
             self.timing.output()
-        elif not self.timing.started and time.perf_counter() > self._first_token_deadline:
-            self.error = TimeoutError(
-                "no output before the first-token timeout", phase="first_token"
-            )
-        if decoder.error is not None:
-            self.error = decoder.error
-        elif self._deadline is not None and time.perf_counter() > self._deadline:
-            self.error = TimeoutError("total timeout expired", phase="total")
+            self._progressed = True
+        self._read_at = now = time.perf_counter()
+        if self.error is None:
+            if decoder.error is not None:
+                self.error = decoder.error
+            elif now >= self.deadline:
+                # A transport that cannot bound each read (see _deadlines) is
+                # still stopped here, at the first read past the deadline.
+                self.error = self.expired()
         if self.error is not None:
-            self._with_partial(self.error)
+            self.fail(self.error)
         self.last_read = chunks
         return chunks
 
     def end(self) -> list[StreamChunk]:
         """The body ended. Returns the last chunks, or raises when the stream
         was cut short or reported an error."""
+        if not self._received:
+            raise self.fail(
+                ProtocolError(
+                    f"{self.request.provider.name} answered HTTP {self._status} with an empty body"
+                )
+            )
         if self._buffer is not None:
             codec = self.request.provider.codec
             try:
                 chunks = codec.decode_response(b"".join(self._buffer))
             except RemoteError as exc:
-                raise self._with_partial(exc) from None
+                raise self.fail(exc) from None
+            except Exception as exc:
+                raise self.fail(self._undecodable(exc)) from exc
             for chunk in chunks:
                 self.accumulator.add(chunk)
             if chunks:
@@ -198,52 +264,116 @@ class StreamSession:
             return chunks
         decoder = self._decoder
         assert decoder is not None, "end() before begin()"
-        chunks = decoder.flush()
+        try:
+            chunks = decoder.flush()
+        except RemoteError as exc:
+            raise self.fail(exc) from None
+        except Exception as exc:
+            raise self.fail(self._undecodable(exc)) from exc
         for chunk in chunks:
             self.accumulator.add(chunk)
         if decoder.error is not None:
-            raise self._with_partial(decoder.error)
+            raise self.fail(decoder.error)
         if not decoder.complete:
-            raise IncompleteStreamError(
-                "the connection closed before the stream was complete",
-                partial=self.response,
+            raise self.fail(
+                IncompleteStreamError("the connection closed before the stream was complete")
             )
         self._finish()
         self.last_read = chunks
         return chunks
 
-    def failure(self, exc: BaseException, *, phase: str | None = None) -> RemoteError:
-        """Translate a lower-layer failure into rill's error, with the partial."""
-        if isinstance(exc, RemoteError):
-            return self._with_partial(exc)
-        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if phase is not None:
-            return TimeoutError(
-                f"{phase.replace('_', ' ')} timeout expired ({message})",
-                phase=phase,
-                partial=self.response if self._status else None,
-            )
-        if not self._status:
-            return ConnectError(f"could not reach {self.request.provider.name}: {message}")
-        return IncompleteStreamError(f"the stream was cut short: {message}", partial=self.response)
-
-    def after_read(self) -> float | None:
+    def after_read(self) -> None:
         """Called once the chunks of a read were delivered: raises the failure
-        found in that read, and returns the idle timeout to switch the socket
-        to once output has begun (once; None otherwise)."""
+        found in that read, and moves the idle deadline if it held output.
+        The time the caller spent on the chunks, from the end of the read to
+        here, is not a silence of the server's: the idle (or first-token)
+        deadline moves on by it; the total does not."""
         if self.error is not None:
             raise self.error
-        if self._idle_pending and self.timing.started:
-            self._idle_pending = False
-            return self.request.timeouts.idle
-        return None
+        now = time.perf_counter()
+        if self._progressed:
+            self._progressed = False
+            self._first_token_at = math.inf
+            self._idle_at = now + self.request.timeouts.idle
+        elif self._idle_at != math.inf:
+            self._idle_at += now - self._read_at
+        else:
+            self._first_token_at += now - self._read_at
+        self.deadline = min(self._first_token_at, self._idle_at, self._total_at)
+
+    # -------------------------------------------------------------- failures
+
+    def expired(self, connecting: bool = False) -> TimeoutError:
+        """The typed error for a read (or connect) that timed out: which
+        bound it was follows from the deadlines, not from the exception."""
+        now = time.perf_counter()
+        timeouts = self.request.timeouts
+        if now >= self._total_at:
+            phase, bound = "total", timeouts.total
+        elif connecting and now < self.deadline:
+            phase, bound = "connect", timeouts.connect
+        elif self.timing.started:
+            phase, bound = "idle", timeouts.idle
+        else:
+            phase, bound = "first_token", timeouts.first_token
+        what = {
+            "total": "the call took longer than",
+            "connect": "no connection within",
+            "idle": "no output for",
+            "first_token": "no output within",
+        }[phase]
+        error = TimeoutError(f"{phase.replace('_', ' ')} timeout: {what} {bound:g} s", phase=phase)
+        self.fail(error)
+        return error
+
+    def failure(self, exc: BaseException) -> RemoteError:
+        """Translate a lower-layer failure into rill's error, with the partial."""
+        if isinstance(exc, RemoteError):
+            return self.fail(exc)
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        error: RemoteError
+        if not self._status:
+            error = ConnectError(f"could not reach {self.request.provider.name}: {message}")
+        else:
+            error = IncompleteStreamError(f"the stream was cut short: {message}")
+        return self.fail(error)
+
+    def fail(self, error: RemoteError) -> RemoteError:
+        """``error``, ready to raise: with the partial response once the
+        response began, and with this request's credentials scrubbed."""
+        if self._status and isinstance(error, StreamError | TransportError):
+            if error.partial is None:
+                error.partial = self.response
+        self._redact(error)
+        return error
+
+    def _redact(self, error: RemoteError) -> None:
+        if self._redactor is None:
+            self._redactor = Redactor.for_headers(self.request.http.headers)
+        self._redactor.scrub_error(error)
+
+    def _undecodable(self, exc: Exception) -> ProtocolError:
+        name = self.request.provider.name
+        error = ProtocolError(f"{name} sent a stream rill cannot decode: {type(exc).__name__}")
+        error.__cause__ = exc
+        return error
+
+    def _buffer_whole(self, data: bytes) -> None:
+        """A non-streamed body is kept whole, up to the event-size limit."""
+        self._buffered += len(data)
+        limit = self.request.call.max_event_bytes
+        if self._buffered > limit:
+            self.error = self.fail(
+                ProtocolError(
+                    f"the response body is larger than max_event_bytes={limit}; "
+                    "raise it with max_event_bytes=..."
+                )
+            )
+            raise self.error
+        assert self._buffer is not None
+        self._buffer.append(data)
 
     # --------------------------------------------------------------- results
-
-    @property
-    def read_phase(self) -> str:
-        """Which timeout a read timeout was: before output or between chunks."""
-        return "idle" if self.timing.started else "first_token"
 
     @property
     def response(self) -> GenerationResponse:
@@ -270,7 +400,7 @@ class StreamSession:
             timing=self.timing.timing(acc.chunks, usage.completion_tokens),
         )
 
-    def _with_partial(self, error: RemoteError) -> RemoteError:
-        if isinstance(error, StreamError | TransportError) and error.partial is None:
-            error.partial = self.response
-        return error
+
+def _backoff(attempt: int) -> float:
+    backoff = min(_MAX_BACKOFF, 0.5 * 2.0**attempt)
+    return backoff * (0.75 + random.random() / 2)

@@ -1,25 +1,31 @@
-"""What both drivers need from httpx, in one place: the request, per-phase
-timeouts, the body iterator choice, and the default client."""
+"""What both drivers need from httpx, in one place: the request, the body
+iterators (content-encoding undone in bounded pieces, error bodies read up
+to a bound), and the default clients, whose sockets enforce the session's
+deadlines (``_deadlines``)."""
 
 from __future__ import annotations
 
 import atexit
 import ssl
 import threading
-from collections.abc import AsyncIterable, Iterable
-from typing import Any, cast
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import cast
 
 import httpx
 
-from ._session import StreamSession
+from ._deadlines import install
+from ._session import MAX_ERROR_BODY, StreamSession
+from .wire._decompress import ACCEPT_ENCODING, Decompressor
 
 __all__ = [
     "abody_bytes",
+    "aread_error_body",
     "async_client",
     "body_bytes",
     "build_httpx_request",
     "default_client",
-    "switch_to_idle_timeout",
+    "is_connect_timeout",
+    "read_error_body",
 ]
 
 _default_client: httpx.Client | None = None
@@ -35,6 +41,7 @@ def default_client() -> httpx.Client:
                 _default_client = httpx.Client(
                     timeout=None, limits=httpx.Limits(max_keepalive_connections=20)
                 )
+                install(_default_client)
                 # Pooled keep-alive sockets are closed at exit, not left to the GC.
                 atexit.register(_default_client.close)
     return _default_client
@@ -52,54 +59,98 @@ def async_client() -> httpx.AsyncClient:
         with _default_lock:
             if _ssl_context is None:
                 _ssl_context = httpx.create_ssl_context()
-    return httpx.AsyncClient(timeout=None, verify=_ssl_context)
+    client = httpx.AsyncClient(timeout=None, verify=_ssl_context)
+    install(client)
+    return client
 
 
 def build_httpx_request(
     client: httpx.Client | httpx.AsyncClient, session: StreamSession
 ) -> httpx.Request:
+    """The request, with httpx's own timeouts as a backstop: the session's
+    deadlines are what bound each phase (see ``_deadlines``)."""
     http = session.request.http
     timeouts = session.request.timeouts
+    headers = {"accept-encoding": ACCEPT_ENCODING, **http.headers}
     return client.build_request(
         http.method,
         http.url,
         content=http.body,
-        headers=dict(http.headers),
+        headers=headers,
         timeout=httpx.Timeout(
             connect=timeouts.connect,
-            read=timeouts.first_token,
+            read=max(timeouts.first_token, timeouts.idle),
             write=timeouts.connect,
             pool=timeouts.connect,
         ),
     )
 
 
-def switch_to_idle_timeout(response: httpx.Response, seconds: float) -> None:
-    """After the first output, the read timeout bounds the gap between reads.
-    httpcore reads the timeout from the request's extensions on every receive,
-    so updating that mapping takes effect for the rest of the body."""
-    timeouts: Any = response.request.extensions.get("timeout")
-    if isinstance(timeouts, dict):
-        timeouts["read"] = seconds
-
-
 def body_bytes(response: httpx.Response) -> Iterable[bytes]:
     """The body as it arrives. Without a content-encoding the transport's own
     byte stream is read directly: ``iter_raw`` would re-chunk and count every
     read, work a streaming client does not need."""
-    if _encoded(response):
-        return response.iter_bytes()
-    return cast("Iterable[bytes]", response.stream)
+    encoding = _encoding(response)
+    if encoding is None:
+        return cast("Iterable[bytes]", response.stream)
+    return _inflated(response.iter_raw(), Decompressor(encoding))
 
 
 def abody_bytes(response: httpx.Response) -> AsyncIterable[bytes]:
     """Async twin of ``body_bytes``."""
-    if _encoded(response):
-        return response.aiter_bytes()
-    return cast("AsyncIterable[bytes]", response.stream)
+    encoding = _encoding(response)
+    if encoding is None:
+        return cast("AsyncIterable[bytes]", response.stream)
+    return _ainflated(response.aiter_raw(), Decompressor(encoding))
 
 
-def _encoded(response: httpx.Response) -> bool:
-    """True when the body has a content-encoding (gzip, br) to undo."""
-    encoding = response.headers.get("content-encoding", "identity")
-    return encoding.strip().lower() not in ("", "identity")
+def read_error_body(response: httpx.Response) -> bytes:
+    """At most ``MAX_ERROR_BODY`` bytes of an error response's body."""
+    parts: list[bytes] = []
+    size = 0
+    for data in body_bytes(response):
+        parts.append(data)
+        size += len(data)
+        if size >= MAX_ERROR_BODY:
+            break
+    return b"".join(parts)[:MAX_ERROR_BODY]
+
+
+async def aread_error_body(response: httpx.Response) -> bytes:
+    """Async twin of ``read_error_body``."""
+    parts: list[bytes] = []
+    size = 0
+    async for data in abody_bytes(response):
+        parts.append(data)
+        size += len(data)
+        if size >= MAX_ERROR_BODY:
+            break
+    return b"".join(parts)[:MAX_ERROR_BODY]
+
+
+def _inflated(raw: Iterable[bytes], decompressor: Decompressor) -> Iterator[bytes]:
+    for data in raw:
+        yield from decompressor.decode(data)
+    tail = decompressor.flush()
+    if tail:
+        yield tail
+
+
+async def _ainflated(raw: AsyncIterable[bytes], decompressor: Decompressor) -> AsyncIterator[bytes]:
+    async for data in raw:
+        for piece in decompressor.decode(data):
+            yield piece
+    tail = decompressor.flush()
+    if tail:
+        yield tail
+
+
+def is_connect_timeout(exc: httpx.TimeoutException) -> bool:
+    """True when the timeout struck before a connection was had."""
+    return isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def _encoding(response: httpx.Response) -> str | None:
+    """The body's content-encoding to undo, or None for identity."""
+    encoding = response.headers.get("content-encoding", "identity").strip()
+    return None if encoding.lower() in ("", "identity") else encoding

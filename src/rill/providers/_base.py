@@ -18,6 +18,7 @@ from .._chunks import StreamChunk
 from .._errors import RemoteError
 from .._messages import Message
 from .._tools import ToolSpec
+from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["Call", "ChunkDecoder", "Codec", "HTTPRequest"]
 
@@ -41,6 +42,9 @@ class Call:
     provider: str = ""
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: str | None = None
+    # The largest event, line or element a stream decoder may hold (and the
+    # largest whole response body); see wire._limits.
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
 
     @property
     def n(self) -> int:
