@@ -216,3 +216,72 @@ def test_an_error_body_is_read_up_to_a_bound(rill_emulator: Emulator) -> None:
         rill.generate("Hi", **opts(rill_emulator))
     assert isinstance(info.value.body, str)  # cut, so no longer JSON
     assert len(info.value.body) <= 1 << 20
+
+
+# ------------------------------------------------------------ content-encoding
+
+
+def test_a_gzip_stream_is_inflated_as_it_arrives(rill_emulator: Emulator) -> None:
+    import gzip
+
+    body = b"".join(
+        b'data: {"choices":[{"index":0,"delta":{"content":"%s "}}]}\n\n' % word.encode()
+        for word in TEXT.split()
+    )
+    rill_emulator.enqueue(
+        Script.of_body(
+            gzip.compress(body + b"data: [DONE]\n\n"),
+            headers={"content-encoding": "gzip"},
+            body_chunk_size=97,
+        )
+    )
+    resp = rill.generate("Hi", **opts(rill_emulator))
+    assert resp.content.split() == TEXT.split()
+    assert rill_emulator.requests[-1].headers["accept-encoding"] == "gzip, deflate"
+
+
+def test_an_unsupported_encoding_is_a_protocol_error(rill_emulator: Emulator) -> None:
+    rill_emulator.enqueue(Script.of_body(b"\x00\x01", headers={"content-encoding": "br"}))
+    with pytest.raises(rill.ProtocolError, match="unsupported content-encoding 'br'"):
+        rill.generate("Hi", **opts(rill_emulator))
+
+
+BOMB = """
+import gzip, resource, sys, zlib
+import rill
+from rill.testing import Emulator, Script
+
+# 1 GiB of "a" after "data: ": an event that never ends, about 1 MB gzipped.
+piece = zlib.compressobj(9, zlib.DEFLATED, 31)
+zeros = b"a" * (1 << 20)
+parts = [piece.compress(b"data: ")]
+parts += [piece.compress(zeros) for _ in range(1024)]
+parts.append(piece.flush())
+bomb = b"".join(parts)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with Emulator() as emu:
+    emu.enqueue(Script.of_body(bomb, headers={"content-encoding": "gzip"}))
+    try:
+        rill.generate("Hi", model="vllm/m", base_url=emu.base_url, max_retries=0)
+    except rill.ProtocolError as exc:
+        print(type(exc).__name__, "max_event_bytes" in str(exc))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(len(bomb), before, after)
+"""
+
+
+def test_a_decompression_bomb_stays_within_the_event_bound() -> None:
+    """Peak memory measured in a child process: inflating in bounded pieces
+    keeps it near the 16 MiB event bound, not the 1 GiB the body inflates to."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", BOMB], capture_output=True, text=True, timeout=120, check=True
+    )
+    verdict, sizes = done.stdout.splitlines()
+    assert verdict == "ProtocolError True"
+    compressed, before_kb, after_kb = map(int, sizes.split())
+    assert compressed < 8 << 20
+    grown_mb = (after_kb - before_kb) / 1024
+    assert grown_mb < 48, grown_mb  # one event bound (16 MiB), its join, 64 KiB pieces
