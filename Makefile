@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck check bench lock clean
+.PHONY: demo test lint format typecheck check bench bench-base lock clean
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.streaming
 	$(BIN)/python -m benchmarks.structured
+
+# The same benchmarks with rill from another commit beside this tree, in one run:
+# make bench-base BASE=main~3 [ARGS="--quick"]
+BASE ?= HEAD
+bench-base: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	rm -rf .bench-base && mkdir -p .bench-base
+	git archive $(BASE) src/rill | tar -x -C .bench-base
+	RILL_BASE_SRC=$(CURDIR)/.bench-base/src/rill $(BIN)/python -m benchmarks.streaming $(ARGS)
+	RILL_BASE_SRC=$(CURDIR)/.bench-base/src/rill $(BIN)/python -m benchmarks.structured $(ARGS)
 
 # Refresh the pinned versions the test environment installs.
 lock: $(STAMP)

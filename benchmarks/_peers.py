@@ -20,7 +20,9 @@ from collections.abc import Iterable, Mapping
 from time import perf_counter
 from typing import Any, ClassVar, TypeVar
 
-__all__ = ["PEERS", "Library", "Peer", "load", "missing"]
+from ._base import base_rill, has_base
+
+__all__ = ["BASE_TWINS", "PEERS", "Library", "Peer", "load", "missing"]
 
 MODEL = "bench"
 PROMPT = "Count for me."
@@ -431,6 +433,26 @@ class LangChain(Peer):
         return stamp
 
 
+class RillBaseSync(RillSync):
+    """rill sync from the base commit (``make bench-base``)."""
+
+    name = "rill base sync"
+
+    def load(self) -> None:
+        super().load()
+        self._rill = base_rill()
+
+
+class RillBaseAsync(RillAsync):
+    """rill async from the base commit (``make bench-base``)."""
+
+    name = "rill base async"
+
+    def load(self) -> None:
+        super().load()
+        self._rill = base_rill()
+
+
 PEERS: dict[str, type[Peer]] = {
     "floor": Floor,
     "rill-sync": RillSync,
@@ -444,3 +466,7 @@ PEERS: dict[str, type[Peer]] = {
     "langchain": LangChain,
 }
 """Key (as used on the command line) -> client. The first one is the floor."""
+if has_base():
+    PEERS |= {"rill-base-sync": RillBaseSync, "rill-base-async": RillBaseAsync}
+BASE_TWINS = {"rill-sync": "rill-base-sync", "rill-async": "rill-base-async"}
+"""Each rill client -> the same client from the base commit."""

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import httpx
 
 from . import _peers
+from ._base import base_rill, has_base
 from ._document import PartialReport, Report
 from ._meter import AsyncMeteredTransport, Meter, MeteredTransport
 from ._peers import MODEL, Library
@@ -393,6 +394,24 @@ class LangChainJson(_TextPeer):
         return seen
 
 
+class RillBaseSync(RillSync):
+    """rill sync from the base commit (``make bench-base``)."""
+
+    name = "rill base sync"
+
+    def load(self) -> None:
+        self._rill = base_rill()
+
+
+class RillBaseAsync(RillAsync):
+    """rill async from the base commit (``make bench-base``)."""
+
+    name = "rill base async"
+
+    def load(self) -> None:
+        self._rill = base_rill()
+
+
 PEERS: dict[str, type[StructuredPeer]] = {
     "floor": Floor,
     "rill-sync": RillSync,
@@ -403,3 +422,5 @@ PEERS: dict[str, type[StructuredPeer]] = {
     "langchain": LangChainJson,
 }
 """Key (as used on the command line) -> client. The first one is the floor."""
+if has_base():
+    PEERS |= {"rill-base-sync": RillBaseSync, "rill-base-async": RillBaseAsync}

@@ -34,11 +34,11 @@ from ._measure import (
     warm_ttft,
     write_results,
 )
-from ._peers import PEERS, Peer, load
+from ._peers import BASE_TWINS, PEERS, Peer, load
 
 FLOOR = "floor"
 FRESH_TTFT_CLIENTS = ("floor", "rill-sync", "openai-sync")
-RILL = ("rill-sync", "rill-async")
+RILL = ("rill-sync", "rill-async", "rill-base-sync", "rill-base-async")
 RILL_ANTHROPIC = {"rill-anthropic-sync": "rill-sync", "rill-anthropic-async": "rill-async"}
 """Each rill Anthropic client -> the rill OpenAI chat client it is compared with."""
 TTFT_DELAY = 0.05
@@ -202,6 +202,9 @@ def _results(
             twin = RILL_ANTHROPIC.get(name)
             if twin in samples:
                 entry["ratio_to_rill_openai"] = measured.cpu_median / samples[twin].cpu_median
+            base = BASE_TWINS.get(name)
+            if base in samples:
+                entry["ratio_to_base"] = measured.cpu_median / samples[base].cpu_median
         if name in warm:
             entry["ttft_warm_ms"] = warm[name] * 1e3
         if name in fresh:
@@ -251,6 +254,13 @@ def _print(results: dict[str, Any], imports: ImportTime, *, verbose: bool) -> No
         twin = clients[RILL_ANTHROPIC[name]]["name"]
         met = ratio <= TARGET_ANTHROPIC_RATIO
         print(f"{entry['name']:<20} / {twin:<10} {ratio:>5.2f}x   {_verdict(met)}")
+
+    against_base = [(n, e) for n, e in clients.items() if "ratio_to_base" in e]
+    if against_base:
+        print("\nthis tree / the base commit (CPU per chunk, same run; below 1 is faster)")
+    for name, entry in against_base:
+        base = clients[BASE_TWINS[name]]["name"]
+        print(f"{entry['name']:<20} / {base:<16} {entry['ratio_to_base']:>5.2f}x")
 
     delay = results["ttft_server_delay_ms"]
     print(f"\ntime to first token (the server waits {delay:.0f} ms before its first byte)")

@@ -38,7 +38,7 @@ from ._peers import load
 from ._structured_peers import PEERS, FirstPartial, StructuredPeer
 
 FLOOR = "floor"
-RILL = ("rill-sync", "rill-async")
+RILL = ("rill-sync", "rill-async", "rill-base-sync", "rill-base-async")
 SIZES = {"1KB": 1_000, "10KB": 10_000, "100KB": 100_000, "1MB": 1_000_000}
 QUICK_SIZES = ("1KB", "10KB", "100KB")
 BUDGET = 20.0
