@@ -43,6 +43,7 @@ import orjson
 from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
+from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
 
@@ -142,8 +143,10 @@ class AnthropicDecoder(SSEStreamDecoder):
 
     __slots__ = ("_blocks", "_calls", "_done", "_provider", "_tools", "_usage")
 
-    def __init__(self, provider: str = "anthropic") -> None:
-        super().__init__()
+    def __init__(
+        self, provider: str = "anthropic", *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    ) -> None:
+        super().__init__(max_event_bytes=max_event_bytes)
         self._provider = provider or "anthropic"
         self._done = False
         self._blocks: dict[Any, _Block] = {}  # block index -> block kept for items

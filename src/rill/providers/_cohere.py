@@ -102,7 +102,9 @@ class CohereCodec:
         return body
 
     def stream_decoder(self, call: Call) -> CohereDecoder:
-        return CohereDecoder(call.provider or "cohere", call.model)
+        return CohereDecoder(
+            call.provider or "cohere", call.model, max_event_bytes=call.max_event_bytes
+        )
 
     def decode_response(self, body: bytes) -> list[StreamChunk]:
         return decode_response(body)

@@ -52,7 +52,7 @@ class GeminiCodec:
         return build_gemini_body(call)
 
     def stream_decoder(self, call: Call) -> GeminiDecoder:
-        return GeminiDecoder(call.n, call.provider)
+        return GeminiDecoder(call.n, call.provider, max_event_bytes=call.max_event_bytes)
 
     def decode_response(self, body: bytes) -> list[StreamChunk]:
         return decode_gemini_response(body)

@@ -128,7 +128,7 @@ class OllamaChatCodec:
         return body
 
     def stream_decoder(self, call: Call) -> OllamaDecoder:
-        return OllamaDecoder(call.provider or "ollama")
+        return OllamaDecoder(call.provider or "ollama", max_event_bytes=call.max_event_bytes)
 
     def decode_response(self, body: bytes) -> list[StreamChunk]:
         return decode_whole(body, "ollama", generate=False)
@@ -164,7 +164,11 @@ class OllamaGenerateCodec:
         return body
 
     def stream_decoder(self, call: Call) -> OllamaDecoder:
-        return OllamaDecoder(call.provider or "ollama-generate", generate=True)
+        return OllamaDecoder(
+            call.provider or "ollama-generate",
+            generate=True,
+            max_event_bytes=call.max_event_bytes,
+        )
 
     def decode_response(self, body: bytes) -> list[StreamChunk]:
         return decode_whole(body, "ollama-generate", generate=True)

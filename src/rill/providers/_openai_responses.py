@@ -115,7 +115,7 @@ class OpenAIResponsesCodec:
         return body
 
     def stream_decoder(self, call: Call) -> ResponsesDecoder:
-        return ResponsesDecoder(call.provider)
+        return ResponsesDecoder(call.provider, max_event_bytes=call.max_event_bytes)
 
     def decode_response(self, body: bytes) -> list[StreamChunk]:
         return decode_response(body)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .._chunks import StreamChunk
 from .._errors import ProtocolError, RemoteError
 from ..wire import SSEDecoder
+from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ..wire._sse import RawEvent
 
 __all__ = ["SSEStreamDecoder"]
@@ -26,8 +27,8 @@ class SSEStreamDecoder:
 
     __slots__ = ("_head", "_sse", "error")
 
-    def __init__(self) -> None:
-        self._sse = SSEDecoder()
+    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._sse = SSEDecoder(max_event_size=max_event_bytes)
         self._head: list[bytes] | None = []
         self.error: RemoteError | None = None
 

@@ -18,6 +18,15 @@ unfinished element.
 What lies between elements is checked (commas, whitespace); a scalar element
 (``[1, "a", true]``) is delivered when the comma or bracket after it arrives,
 since only then is it known to be whole.
+
+An element may be at most ``max_element_size`` bytes, 16 MiB by default
+(``wire._limits``): an element that never ends would otherwise be buffered
+without end. What the buffer holds after a chunk is scanned is the unfinished
+element (with the whitespace before it), so one length check per chunk bounds
+it; an element completed within one chunk is checked when it is handed out,
+so the outcome does not depend on how the bytes were split. A larger element
+is a ``ProtocolError``, held back like any other until the elements before it
+are delivered.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import Any
 import orjson
 
 from .._errors import ProtocolError
+from ._limits import DEFAULT_MAX_EVENT_BYTES, too_large
 
 __all__ = ["JSONArrayDecoder"]
 
@@ -57,13 +67,15 @@ class JSONArrayDecoder:
         "_expect",
         "_gap",
         "_in_string",
+        "_max",
         "_pos",
         "_start",
         "_state",
         "elements_seen",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_element_size: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._max = max_element_size
         self._buf = bytearray()
         self._pos = 0  # next byte of _buf to scan
         self._state = _BEFORE
@@ -111,6 +123,8 @@ class JSONArrayDecoder:
         out: list[Any] = []
         try:
             self._scan(out)
+            if len(self._buf) > self._max:
+                raise self._too_large()
         except ProtocolError as exc:
             if not out:
                 raise
@@ -195,7 +209,16 @@ class JSONArrayDecoder:
         self._expect = False
         self._start = at
 
+    def _too_large(self) -> ProtocolError:
+        self._buf = bytearray()  # let the memory go: the stream is unusable now
+        self._pos = self._gap = 0
+        self._start = -1
+        self._error = too_large("an element of the JSON array", self._max)
+        return self._error
+
     def _element(self, out: list[Any], end: int) -> None:
+        if end - self._start > self._max:
+            raise self._too_large()
         raw = bytes(self._buf[self._start : end])
         try:
             out.append(orjson.loads(raw))
@@ -208,6 +231,8 @@ class JSONArrayDecoder:
     def _between(self, out: list[Any], at: int, *, closing: bool) -> None:
         """A ``,`` or the final ``]`` at ``at``: deliver a scalar element that
         ended there, and check that the separator is in its place."""
+        if at - self._gap > self._max:
+            raise self._too_large()
         text = bytes(self._buf[self._gap : at]).strip()
         if text:
             if not self._expect:

@@ -22,6 +22,13 @@ Decisions:
   stream, or a server that omits the final newline). ``pending`` tells a
   caller whether such bytes are waiting, so a connection cut in the middle of
   a line can be reported as incomplete rather than as malformed.
+- A line may be at most ``max_line_size`` bytes (its LF not counted), 16 MiB
+  by default (``wire._limits``): a server that never sends the LF would
+  otherwise make the decoder buffer without end. A longer line is a
+  ``ProtocolError``, raised once the bytes held for it pass the limit (a
+  running count, one comparison per chunk), or once a chunk holding it whole
+  is split, so the outcome does not depend on how the bytes were split. The
+  decoder holds at most the limit plus the unfinished end of one chunk.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from typing import Any
 import orjson
 
 from .._errors import ProtocolError
+from ._limits import DEFAULT_MAX_EVENT_BYTES, too_large
 
 __all__ = ["NDJSONDecoder"]
 
@@ -40,10 +48,12 @@ _BOM = b"\xef\xbb\xbf"
 class NDJSONDecoder:
     """Incremental NDJSON decoder: ``decode(bytes) -> list`` of parsed values."""
 
-    __slots__ = ("_pieces", "_started")
+    __slots__ = ("_max", "_pieces", "_size", "_started")
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_line_size: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._max = max_line_size
         self._pieces: list[bytes] = []
+        self._size = 0  # bytes in _pieces
         self._started = False
 
     @property
@@ -70,15 +80,23 @@ class NDJSONDecoder:
         Parse each with ``NDJSONDecoder.parse``."""
         if b"\n" not in data:
             if data:
+                self._size += len(data)
+                if self._size > self._max:
+                    raise self._too_large()
                 self._pieces.append(data)
             return []
         lines = data.split(b"\n")
+        if self._size + len(data) > self._max:  # rare: look at each line
+            self._check(lines)
         pieces = self._pieces
         if pieces:
             pieces.append(lines[0])
             lines[0] = b"".join(pieces)
             pieces.clear()
         last = lines.pop()
+        # Not checked yet, so that the lines before it are delivered: the
+        # next call does.
+        self._size = len(last)
         if last:
             pieces.append(last)
         if not self._started:
@@ -88,14 +106,28 @@ class NDJSONDecoder:
 
     def flush_line(self) -> bytes | None:
         """The unfinished last line (without its LF), or None if blank."""
+        if self._size > self._max:
+            raise self._too_large()
         line = b"".join(self._pieces)
         self._pieces.clear()
+        self._size = 0
         if not self._started:
             self._started = True
             line = _strip_bom(line)
         if not line or line.isspace():
             return None
         return line
+
+    def _check(self, lines: list[bytes]) -> None:
+        """Raise if a line that ``lines`` completes is longer than the limit."""
+        longest = max([self._size + len(lines[0]), *map(len, lines[1:-1])])
+        if longest > self._max:
+            raise self._too_large()
+
+    def _too_large(self) -> ProtocolError:
+        self._pieces.clear()  # let the memory go: the stream is unusable now
+        self._size = 0
+        return too_large("a line of the NDJSON stream", self._max)
 
     @staticmethod
     def parse(line: bytes) -> Any:

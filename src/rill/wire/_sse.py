@@ -25,6 +25,17 @@ path, and only other events are parsed line by line. Only the unfinished event
 is kept between chunks. ``decode_raw`` returns ``(event type, data bytes)``
 pairs for codecs that parse JSON from bytes; ``decode`` returns
 ``ServerSentEvent`` objects.
+
+Bounded memory: an event (its lines with their line ends, without the blank
+line that ends it) may be at most ``max_event_size`` bytes, 16 MiB by default
+(``wire._limits``). The spec sets no limit, but a server that never sends the
+blank line would otherwise make the decoder buffer without end. A larger
+event is a ``ProtocolError``, raised as soon as the bytes held for it pass the
+limit (a running count, one comparison per chunk), or, for an event that
+arrives whole in one chunk, when that chunk is split into events; the outcome
+does not depend on how the bytes were split. The decoder holds at most the
+limit plus the part of one chunk after its last complete event. After any
+``ProtocolError`` the decoder must not be fed again.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from .._errors import ProtocolError
+from ._limits import DEFAULT_MAX_EVENT_BYTES, too_large
 
 __all__ = ["RawEvent", "SSEDecoder", "ServerSentEvent"]
 
@@ -80,10 +92,21 @@ def utf8(raw: bytes) -> str:
 class SSEDecoder:
     """Incremental event-stream decoder: ``decode(bytes) -> list[ServerSentEvent]``."""
 
-    __slots__ = ("_last_id", "_pending", "_retry", "_skip_lf", "_started", "events_seen")
+    __slots__ = (
+        "_last_id",
+        "_max",
+        "_pending",
+        "_retry",
+        "_size",
+        "_skip_lf",
+        "_started",
+        "events_seen",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_event_size: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._max = max_event_size
         self._pending: list[bytes] = []  # pieces of the current unfinished event
+        self._size = 0  # bytes in _pending (but a split BOM's)
         self._skip_lf = False  # the previous chunk ended in CR
         self._started = False  # BOM check done
         self._last_id = b""
@@ -148,18 +171,30 @@ class SSEDecoder:
         pending = self._pending
         if pending:
             if b"\n\n" not in chunk and not (chunk[:1] == b"\n" and pending[-1][-1:] == b"\n"):
+                self._size += len(chunk)
+                if self._size > self._max:
+                    raise self._too_large()
                 pending.append(chunk)
                 return []
             pending.append(chunk)
             chunk = b"".join(pending)
             self._pending = pending = []
+            self._size = 0
         end = chunk.rfind(b"\n\n") + 2
         if end == 1:  # no blank line yet
+            if len(chunk) > self._max:
+                raise self._too_large()
             pending.append(chunk)
+            self._size = len(chunk)
             return []
         if end < len(chunk):
+            # Not checked against the limit yet, so that the events before it
+            # are delivered: the next decode() or flush() does.
             pending.append(chunk[end:])
+            self._size = len(chunk) - end
             chunk = chunk[:end]
+        if end > self._max and max(map(len, chunk.split(b"\n\n"))) >= self._max:
+            raise self._too_large()  # an event that arrived whole
         out: list[RawEvent]
         if _ONLY_DATA_EVENTS.fullmatch(chunk):
             out = _DATA_EVENT.findall(chunk)  # the common case, entirely in C
@@ -178,14 +213,22 @@ class SSEDecoder:
     def flush_raw(self) -> list[RawEvent]:
         if not self._pending:
             return []
+        if self._size > self._max:
+            raise self._too_large()
         block = b"".join(self._pending)
         complete, _, cut = block.rpartition(b"\n")
         self._pending = [cut] if cut else []
+        self._size = len(cut)
         out: list[RawEvent] = []
         if complete:
             self._block(complete, out)
         self.events_seen += len(out)
         return out
+
+    def _too_large(self) -> ProtocolError:
+        self._pending = []  # let the memory go: the stream is unusable now
+        self._size = 0
+        return too_large("an event in the event stream", self._max)
 
     def _strip_bom(self, chunk: bytes) -> bytes:
         head = b"".join(self._pending) + chunk
