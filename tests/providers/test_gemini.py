@@ -467,7 +467,7 @@ def test_bad_bytes_are_protocol_errors(emu: Emulator) -> None:
     with pytest.raises(rill.ProtocolError, match="expected a JSON object"):
         generate(emu, Script.of_body(b"[1]", content_type="application/json"))
     for odd in ({"candidates": [1]}, {"candidates": [{"content": {"parts": ["x"]}}]}):
-        with pytest.raises(rill.ProtocolError, match="unexpected Gemini response shape"):
+        with pytest.raises(rill.ProtocolError, match="gemini: unexpected response element"):
             generate(emu, Script.of_body(sse(odd)))
 
 

@@ -19,6 +19,7 @@ from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from ._anthropic_request import build_body
 from ._anthropic_stream import AnthropicDecoder, decode_message
 from ._base import Call
+from ._failures import decode_body
 from ._provider import Provider
 
 __all__ = [
@@ -73,16 +74,21 @@ class AnthropicCodec:
         return build_body(call)
 
     def stream_decoder(self, call: Call) -> AnthropicDecoder:
-        return AnthropicDecoder(call.provider, max_event_bytes=call.max_event_bytes)
+        return AnthropicDecoder(call.provider)
 
     def decode_response(self, body: bytes) -> list[StreamChunk]:
-        try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            obj = None
-        if not isinstance(obj, dict):
-            raise ProtocolError(f"expected a JSON message, got {body[:200]!r}")
-        if obj.get("type") == "error" or "error" in obj:
-            error = obj.get("error", obj)
-            raise ProviderStreamError(provider_error_message("anthropic", error), error=error)
-        return [decode_message(obj)]
+        return decode_body(self.name, body, _decode_response)
+
+
+def _decode_response(body: bytes) -> list[StreamChunk]:
+    """A whole Messages response as one chunk."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        obj = None
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"expected a JSON message, got {body[:200]!r}")
+    if obj.get("type") == "error" or "error" in obj:
+        error = obj.get("error", obj)
+        raise ProviderStreamError(provider_error_message("anthropic", error), error=error)
+    return [decode_message(obj)]

@@ -50,7 +50,7 @@ from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
 from .._response import Usage
 from ..wire import JSONArrayDecoder, SSEDecoder
-from ..wire._limits import DEFAULT_MAX_EVENT_BYTES, too_large
+from ._failures import check_chunks, shape_error
 from ._json import loads as _loads
 
 __all__ = ["GeminiDecoder", "decode_gemini_response"]
@@ -72,6 +72,9 @@ _METADATA = ("groundingMetadata", "citationMetadata", "urlContextMetadata")
 _SIG = "thoughtSignature"
 _SIGNATURE_ONLY = frozenset({"thought", _SIG})
 
+# A whole JSON body (an error, or a non-streamed response) is buffered up to this.
+_BODY_LIMIT = 64 << 20
+
 _UNKNOWN, _SSE, _ARRAY, _BODY = 0, 1, 2, 3
 
 
@@ -79,11 +82,11 @@ class _GeminiState:
     """What a response's elements add up to: finished candidates and the
     function calls made so far (for ids and the ``tool_calls`` finish)."""
 
-    __slots__ = ("_blocked", "_calls", "_finished", "_n", "_provider", "error")
+    __slots__ = ("_blocked", "_calls", "_finished", "_n", "error", "provider")
 
     def __init__(self, n: int, provider: str) -> None:
         self._n = n
-        self._provider = provider or "gemini"
+        self.provider = provider or "gemini"
         self._finished: set[int] = set()
         self._calls: dict[int, int] = {}  # candidate index -> function calls made
         self._blocked = False
@@ -101,7 +104,7 @@ class _GeminiState:
         error = obj.get("error")
         if error is not None:
             self.error = ProviderStreamError(
-                provider_error_message(self._provider, error), error=error
+                provider_error_message(self.provider, error), error=error
             )
             return True
         meta = obj.get("usageMetadata")
@@ -226,19 +229,10 @@ class _GeminiState:
 class GeminiDecoder:
     """Per-response decoder for every Gemini body shape (see the module docstring)."""
 
-    __slots__ = ("_array", "_body", "_head", "_max", "_mode", "_size", "_sse", "_state")
+    __slots__ = ("_array", "_body", "_head", "_mode", "_size", "_sse", "_state")
 
-    def __init__(
-        self,
-        n: int = 1,
-        provider: str = "gemini",
-        *,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    ) -> None:
+    def __init__(self, n: int = 1, provider: str = "gemini") -> None:
         self._state = _GeminiState(n, provider)
-        # The largest element, event or whole JSON body (an error, or a
-        # non-streamed response) held at once.
-        self._max = max_event_bytes
         self._mode = _UNKNOWN
         self._sse: SSEDecoder | None = None
         self._array: JSONArrayDecoder | None = None
@@ -268,7 +262,7 @@ class GeminiDecoder:
             mode = self._detect(data)
             if mode == _UNKNOWN:
                 return out
-        element = state.element
+        element = self._element
         try:
             if mode == _SSE:
                 assert self._sse is not None
@@ -283,14 +277,17 @@ class GeminiDecoder:
             else:
                 self._body.append(data)
                 self._size += len(data)
-                if self._size > self._max:
-                    self._body = []
-                    raise too_large("a whole JSON response body", self._max)
-        except ProtocolError as exc:
+                if self._size > _BODY_LIMIT:
+                    raise ProtocolError("a JSON response body larger than 64 MiB")
+        except RemoteError as exc:
             # Reported after the chunks that preceded it, which stay in the partial.
             state.error = exc
-        except (AttributeError, TypeError) as exc:  # valid JSON in a shape Gemini never sends
-            state.error = ProtocolError(f"unexpected Gemini response shape: {exc}")
+        except Exception as exc:  # the framing layer failed in a way it did not foresee
+            state.error = shape_error(exc, state.provider, "framing", data)
+            state.error.__cause__ = exc
+        bad = check_chunks(out, state.provider)
+        if bad is not None:
+            state.error = bad
         return out
 
     def flush(self) -> list[StreamChunk]:
@@ -302,7 +299,7 @@ class GeminiDecoder:
             if self._mode == _SSE:
                 assert self._sse is not None
                 for event in self._sse.flush():
-                    state.element(_loads(event.data), out)
+                    self._element(_loads(event.data), out)
                 if not self._sse.events_seen:
                     raise ProtocolError(f"response is neither Gemini SSE nor JSON: {self._head!r}")
             elif self._mode == _ARRAY:
@@ -310,11 +307,29 @@ class GeminiDecoder:
                 self._array.flush()
             elif self._mode == _BODY:
                 self._whole_body(out)
-        except ProtocolError as exc:
+        except RemoteError as exc:
             state.error = exc
-        except (AttributeError, TypeError) as exc:
-            state.error = ProtocolError(f"unexpected Gemini response shape: {exc}")
+        except Exception as exc:  # the framing layer failed in a way it did not foresee
+            state.error = shape_error(exc, state.provider, "end of the response", b"")
+            state.error.__cause__ = exc
+        bad = check_chunks(out, state.provider)
+        if bad is not None:
+            state.error = bad
         return out
+
+    def _element(self, obj: Any, out: list[StreamChunk]) -> bool:
+        """``_GeminiState.element``, with a shape Gemini never sends raised as
+        ``ProtocolError`` and none of that element's chunks kept."""
+        start = len(out)
+        try:
+            stop = self._state.element(obj, out)
+        except RemoteError:
+            del out[start:]
+            raise
+        except Exception as exc:
+            del out[start:]
+            raise shape_error(exc, self._state.provider, "response element", obj) from exc
+        return stop
 
     def _detect(self, data: bytes) -> int:
         """The framing, from the first byte that is not whitespace."""
@@ -323,20 +338,20 @@ class GeminiDecoder:
             return _UNKNOWN
         first = head[:1]
         if first == b"[":
-            self._array = JSONArrayDecoder(max_element_size=self._max)
+            self._array = JSONArrayDecoder()
             self._mode = _ARRAY
         elif first == b"{":
             self._mode = _BODY
         else:
             self._head = head[:200]
-            self._sse = SSEDecoder(max_event_size=self._max)
+            self._sse = SSEDecoder()
             self._mode = _SSE
         return self._mode
 
     def _whole_body(self, out: list[StreamChunk]) -> None:
         body = b"".join(self._body)
         obj = _loads(body)
-        self._state.element(obj, out)
+        self._element(obj, out)
 
 
 def decode_gemini_response(body: bytes, provider: str = "gemini") -> list[StreamChunk]:
@@ -351,15 +366,16 @@ def decode_gemini_response(body: bytes, provider: str = "gemini") -> list[Stream
 
 
 def _usage(meta: dict[str, Any]) -> Usage:
-    prompt = meta.get("promptTokenCount", 0) + meta.get("toolUsePromptTokenCount", 0)
-    thoughts = meta.get("thoughtsTokenCount", 0)
-    completion = meta.get("candidatesTokenCount", 0) + thoughts
+    # A count sent as null is 0, as one left out is.
+    prompt = (meta.get("promptTokenCount") or 0) + (meta.get("toolUsePromptTokenCount") or 0)
+    thoughts = meta.get("thoughtsTokenCount") or 0
+    completion = (meta.get("candidatesTokenCount") or 0) + thoughts
     return Usage(
         prompt,
         completion,
         meta.get("totalTokenCount") or prompt + completion,
         thoughts,
-        meta.get("cachedContentTokenCount", 0),
+        meta.get("cachedContentTokenCount") or 0,
     )
 
 

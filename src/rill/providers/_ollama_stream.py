@@ -37,7 +37,7 @@ from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
 from .._response import Usage
 from ..wire import NDJSONDecoder
-from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
+from ._failures import check_chunks, shape_error
 
 __all__ = ["OllamaDecoder", "TIMINGS_ITEM"]
 
@@ -54,16 +54,10 @@ class OllamaDecoder:
 
     __slots__ = ("_calls", "_done", "_generate", "_lines", "_provider", "_seen", "error")
 
-    def __init__(
-        self,
-        provider: str = "ollama",
-        *,
-        generate: bool = False,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    ) -> None:
+    def __init__(self, provider: str = "ollama", *, generate: bool = False) -> None:
         self._provider = provider or "ollama"
         self._generate = generate
-        self._lines = NDJSONDecoder(max_line_size=max_event_bytes)
+        self._lines = NDJSONDecoder()
         self._calls = 0
         self._seen = 0
         self._done = False
@@ -80,10 +74,16 @@ class OllamaDecoder:
             for line in self._lines.lines(data):
                 if self.error is not None:
                     break
-                self._line(parse(line), out)
-        except ProtocolError as exc:
+                self._take(parse(line), line, out)
+        except RemoteError as exc:
             # Reported after the chunks that preceded it, which stay in the partial.
             self.error = exc
+        except Exception as exc:  # the framing layer failed in a way it did not foresee
+            self.error = shape_error(exc, self._provider, "NDJSON framing", data)
+            self.error.__cause__ = exc
+        bad = check_chunks(out, self._provider)
+        if bad is not None:
+            self.error = bad
         return out
 
     def flush(self) -> list[StreamChunk]:
@@ -92,14 +92,35 @@ class OllamaDecoder:
         if line is None or self.error is not None:
             return out
         try:
-            self._line(NDJSONDecoder.parse(line), out)
+            obj = NDJSONDecoder.parse(line)
         except ProtocolError as exc:
             # A stream cut in the middle of a line is incomplete, not malformed
             # (the session says so, as ``complete`` is False); a body that
             # never held one JSON line, or bytes after the final line, is not.
             if self._done or not self._seen:
                 self.error = exc
+            return out
+        try:
+            self._take(obj, line, out)
+        except RemoteError as exc:
+            self.error = exc
+        bad = check_chunks(out, self._provider)
+        if bad is not None:
+            self.error = bad
         return out
+
+    def _take(self, obj: Any, line: bytes, out: list[StreamChunk]) -> None:
+        """One parsed line: its chunk, or (for a shape Ollama never sends)
+        a ``ProtocolError`` and no chunk."""
+        start = len(out)
+        try:
+            self._line(obj, out)
+        except RemoteError:
+            del out[start:]
+            raise
+        except Exception as exc:
+            del out[start:]
+            raise shape_error(exc, self._provider, "line", line) from exc
 
     def _line(self, obj: Any, out: list[StreamChunk]) -> None:
         if obj.__class__ is not dict:

@@ -22,8 +22,8 @@ from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._messages import Message
 from .._response import ToolCall, Usage
 from .._tools import ToolSpec
-from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._base import Call
+from ._failures import decode_body
 from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
 
@@ -73,53 +73,58 @@ class OpenAIChatCodec:
         return body
 
     def stream_decoder(self, call: Call) -> OpenAIChatDecoder:
-        return OpenAIChatDecoder(call.n, call.provider, max_event_bytes=call.max_event_bytes)
+        return OpenAIChatDecoder(call.n, call.provider)
 
     def decode_response(self, body: bytes) -> list[StreamChunk]:
-        obj = _loads(body)
-        error = obj.get("error")
-        if error:
-            raise ProviderStreamError(provider_error_message("provider", error), error=error)
-        usage = parse_openai_usage(obj)
-        model = obj.get("model")
-        rid = obj.get("id")
-        chunks = []
-        for position, choice in enumerate(obj.get("choices") or ()):
-            message = choice.get("message") or {}
-            calls = tuple(
-                ToolCallDelta(
-                    i,
-                    tc.get("id"),
-                    (tc.get("function") or {}).get("name"),
-                    (tc.get("function") or {}).get("arguments") or "",
-                )
-                for i, tc in enumerate(message.get("tool_calls") or ())
+        return decode_body(self.name, body, _decode_response)
+
+
+def _decode_response(body: bytes) -> list[StreamChunk]:
+    """A whole Chat Completions response as one chunk per choice."""
+    obj = _loads(body)
+    error = obj.get("error")
+    if error:
+        raise ProviderStreamError(provider_error_message("provider", error), error=error)
+    usage = parse_openai_usage(obj)
+    model = obj.get("model")
+    rid = obj.get("id")
+    chunks = []
+    for position, choice in enumerate(obj.get("choices") or ()):
+        message = choice.get("message") or {}
+        calls = tuple(
+            ToolCallDelta(
+                i,
+                tc.get("id"),
+                (tc.get("function") or {}).get("name"),
+                (tc.get("function") or {}).get("arguments") or "",
             )
-            content = message.get("content") or ""
-            reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
-            if content.__class__ is not str:
-                content, reasoning = _content_parts(content, reasoning)
-            native = choice.get("finish_reason")
-            chunks.append(
-                StreamChunk(
-                    content,
-                    reasoning,
-                    message.get("refusal") or "",
-                    calls,
-                    _FINISH.get(native, native) if native else None,
-                    choice.get("index", position),
-                    usage if position == 0 else None,
-                    model,
-                    rid,
-                    _logprobs(choice.get("logprobs")),
-                    None,
-                    obj,
-                    native,
-                )
+            for i, tc in enumerate(message.get("tool_calls") or ())
+        )
+        content = message.get("content") or ""
+        reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+        if content.__class__ is not str:
+            content, reasoning = _content_parts(content, reasoning)
+        native = choice.get("finish_reason")
+        chunks.append(
+            StreamChunk(
+                content,
+                reasoning,
+                message.get("refusal") or "",
+                calls,
+                _FINISH.get(native, native) if native else None,
+                choice.get("index", position),
+                usage if position == 0 else None,
+                model,
+                rid,
+                _logprobs(choice.get("logprobs")),
+                None,
+                obj,
+                native,
             )
-        if not chunks and usage is not None:
-            chunks.append(StreamChunk(usage=usage, model=model, id=rid, raw=obj))
-        return chunks
+        )
+    if not chunks and usage is not None:
+        chunks.append(StreamChunk(usage=usage, model=model, id=rid, raw=obj))
+    return chunks
 
 
 class OpenAIChatDecoder(SSEStreamDecoder):
@@ -127,14 +132,8 @@ class OpenAIChatDecoder(SSEStreamDecoder):
 
     __slots__ = ("_done", "_finished", "_n", "_provider")
 
-    def __init__(
-        self,
-        n: int = 1,
-        provider: str = "provider",
-        *,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
-    ) -> None:
-        super().__init__(max_event_bytes=max_event_bytes)
+    def __init__(self, n: int = 1, provider: str = "provider") -> None:
+        super().__init__()
         self._provider = provider or "provider"
         self._n = n
         self._finished: set[int] = set()

@@ -41,7 +41,7 @@ import orjson
 from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
-from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
+from ._failures import decode_body
 from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
 
@@ -73,10 +73,8 @@ class ResponsesDecoder(SSEStreamDecoder):
         "sequence_number",
     )
 
-    def __init__(
-        self, provider: str = "provider", *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
-    ) -> None:
-        super().__init__(max_event_bytes=max_event_bytes)
+    def __init__(self, provider: str = "provider") -> None:
+        super().__init__()
         self._provider = provider or "provider"
         self._done = False
         self._id: str | None = None
@@ -317,6 +315,11 @@ def parse_responses_usage(response: dict[str, Any]) -> Usage | None:
 
 def decode_response(body: bytes, provider: str = "provider") -> list[StreamChunk]:
     """A whole (non-streamed) Responses ``response`` object as one chunk."""
+    return decode_body(provider, body, lambda whole: _decode_response(whole, provider))
+
+
+def _decode_response(body: bytes, provider: str) -> list[StreamChunk]:
+    """``decode_response`` without the translation of what it did not expect."""
     obj = _loads(body)
     if not isinstance(obj, dict):
         raise ProtocolError(f"expected a JSON object, got {body[:200]!r}")

@@ -2,7 +2,9 @@
 
 A subclass says what one event means (``_event``); this base feeds bytes
 through ``SSEDecoder``, stops at the first failure and records it as
-``error`` (so the chunks decoded before it are still delivered), and keeps
+``error`` (so the chunks decoded before it are still delivered; an event that
+fails delivers none of its own, and whatever an event's handler did not
+expect becomes a ``ProtocolError`` in ``_failures``), and keeps
 the start of a body that never produced an event, so that a JSON error or a
 whole response sent instead of a stream can be recognised at the end
 (``_whole_body``).
@@ -13,8 +15,8 @@ from __future__ import annotations
 from .._chunks import StreamChunk
 from .._errors import ProtocolError, RemoteError
 from ..wire import SSEDecoder
-from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ..wire._sse import RawEvent
+from ._failures import check_chunks, shape_error
 
 __all__ = ["SSEStreamDecoder"]
 
@@ -27,8 +29,10 @@ class SSEStreamDecoder:
 
     __slots__ = ("_head", "_sse", "error")
 
-    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
-        self._sse = SSEDecoder(max_event_size=max_event_bytes)
+    _provider: str  # a subclass's slot: the provider named in error messages
+
+    def __init__(self) -> None:
+        self._sse = SSEDecoder()
         self._head: list[bytes] | None = []
         self.error: RemoteError | None = None
 
@@ -42,9 +46,15 @@ class SSEStreamDecoder:
         out: list[StreamChunk] = []
         try:
             self._dispatch(self._sse.decode_raw(data), out)
-        except ProtocolError as exc:
+        except RemoteError as exc:
             # Reported after the chunks that preceded it, which stay in the partial.
             self.error = exc
+        except Exception as exc:  # the framing layer failed in a way it did not foresee
+            self.error = shape_error(exc, self._provider, "event stream framing", data)
+            self.error.__cause__ = exc
+        bad = check_chunks(out, self._provider)
+        if bad is not None:
+            self.error = bad
         return out
 
     def flush(self) -> list[StreamChunk]:
@@ -54,9 +64,22 @@ class SSEStreamDecoder:
             if self.error is None:
                 self._end(out)
             if self.error is None and not self._sse.events_seen and self._head:
-                self._whole_body(b"".join(self._head), out)
-        except ProtocolError as exc:
+                body = b"".join(self._head)
+                try:
+                    self._whole_body(body, out)
+                except RemoteError:
+                    raise
+                except Exception as exc:
+                    del out[:]
+                    raise shape_error(exc, self._provider, "response body", body) from exc
+        except RemoteError as exc:
             self.error = exc
+        except Exception as exc:  # the framing layer failed in a way it did not foresee
+            self.error = shape_error(exc, self._provider, "end of the event stream", b"")
+            self.error.__cause__ = exc
+        bad = check_chunks(out, self._provider)
+        if bad is not None:
+            self.error = bad
         return out
 
     def _dispatch(self, events: list[RawEvent], out: list[StreamChunk]) -> None:
@@ -64,9 +87,19 @@ class SSEStreamDecoder:
             if self.error is not None:
                 return
             if isinstance(raw, bytes):
-                self._event(b"", raw, out)
+                name, data = b"", raw
             else:
-                self._event(raw[0], raw[1], out)
+                name, data = raw[0], raw[1]
+            start = len(out)
+            try:
+                self._event(name, data, out)
+            except RemoteError:
+                del out[start:]  # an event is delivered whole or not at all
+                raise
+            except Exception as exc:  # valid JSON in a shape the codec does not expect
+                del out[start:]
+                where = f"{name[:40].decode('utf-8', 'backslashreplace') or 'message'} event"
+                raise shape_error(exc, self._provider, where, data) from exc
 
     def _event(self, name: bytes, data: bytes, out: list[StreamChunk]) -> None:
         """One event: ``name`` is ``b""`` for the default type."""
