@@ -74,7 +74,7 @@ class AnthropicCodec:
         return build_body(call)
 
     def stream_decoder(self, call: Call) -> AnthropicDecoder:
-        return AnthropicDecoder(call.provider)
+        return AnthropicDecoder(call.provider, max_event_bytes=call.max_event_bytes)
 
     def decode_response(self, body: bytes) -> list[StreamChunk]:
         return decode_body(self.name, body, _decode_response)

@@ -39,6 +39,7 @@ import orjson
 from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
+from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._failures import decode_body
 from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
@@ -67,8 +68,14 @@ class CohereDecoder(SSEStreamDecoder):
 
     __slots__ = ("_done", "_ended", "_model", "_provider")
 
-    def __init__(self, provider: str = "cohere", model: str | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        provider: str = "cohere",
+        model: str | None = None,
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
+        super().__init__(max_event_bytes=max_event_bytes)
         self._provider = provider or "cohere"
         self._model = model
         self._done = False

@@ -50,6 +50,7 @@ from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
 from .._response import Usage
 from ..wire import JSONArrayDecoder, SSEDecoder
+from ..wire._limits import DEFAULT_MAX_EVENT_BYTES, too_large
 from ._failures import check_chunks, shape_error
 from ._json import loads as _loads
 
@@ -71,9 +72,6 @@ _FINISH = {
 _METADATA = ("groundingMetadata", "citationMetadata", "urlContextMetadata")
 _SIG = "thoughtSignature"
 _SIGNATURE_ONLY = frozenset({"thought", _SIG})
-
-# A whole JSON body (an error, or a non-streamed response) is buffered up to this.
-_BODY_LIMIT = 64 << 20
 
 _UNKNOWN, _SSE, _ARRAY, _BODY = 0, 1, 2, 3
 
@@ -229,10 +227,19 @@ class _GeminiState:
 class GeminiDecoder:
     """Per-response decoder for every Gemini body shape (see the module docstring)."""
 
-    __slots__ = ("_array", "_body", "_head", "_mode", "_size", "_sse", "_state")
+    __slots__ = ("_array", "_body", "_head", "_max", "_mode", "_size", "_sse", "_state")
 
-    def __init__(self, n: int = 1, provider: str = "gemini") -> None:
+    def __init__(
+        self,
+        n: int = 1,
+        provider: str = "gemini",
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
         self._state = _GeminiState(n, provider)
+        # The largest element, event or whole JSON body (an error, or a
+        # non-streamed response) held at once.
+        self._max = max_event_bytes
         self._mode = _UNKNOWN
         self._sse: SSEDecoder | None = None
         self._array: JSONArrayDecoder | None = None
@@ -277,8 +284,9 @@ class GeminiDecoder:
             else:
                 self._body.append(data)
                 self._size += len(data)
-                if self._size > _BODY_LIMIT:
-                    raise ProtocolError("a JSON response body larger than 64 MiB")
+                if self._size > self._max:
+                    self._body = []
+                    raise too_large("a whole JSON response body", self._max)
         except RemoteError as exc:
             # Reported after the chunks that preceded it, which stay in the partial.
             state.error = exc
@@ -338,13 +346,13 @@ class GeminiDecoder:
             return _UNKNOWN
         first = head[:1]
         if first == b"[":
-            self._array = JSONArrayDecoder()
+            self._array = JSONArrayDecoder(max_element_size=self._max)
             self._mode = _ARRAY
         elif first == b"{":
             self._mode = _BODY
         else:
             self._head = head[:200]
-            self._sse = SSEDecoder()
+            self._sse = SSEDecoder(max_event_size=self._max)
             self._mode = _SSE
         return self._mode
 

@@ -37,6 +37,7 @@ from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
 from .._response import Usage
 from ..wire import NDJSONDecoder
+from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._failures import check_chunks, shape_error
 
 __all__ = ["OllamaDecoder", "TIMINGS_ITEM"]
@@ -54,10 +55,16 @@ class OllamaDecoder:
 
     __slots__ = ("_calls", "_done", "_generate", "_lines", "_provider", "_seen", "error")
 
-    def __init__(self, provider: str = "ollama", *, generate: bool = False) -> None:
+    def __init__(
+        self,
+        provider: str = "ollama",
+        *,
+        generate: bool = False,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
         self._provider = provider or "ollama"
         self._generate = generate
-        self._lines = NDJSONDecoder()
+        self._lines = NDJSONDecoder(max_line_size=max_event_bytes)
         self._calls = 0
         self._seen = 0
         self._done = False

@@ -22,6 +22,7 @@ from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._messages import Message
 from .._response import ToolCall, Usage
 from .._tools import ToolSpec
+from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._base import Call
 from ._failures import decode_body
 from ._json import loads as _loads
@@ -73,7 +74,7 @@ class OpenAIChatCodec:
         return body
 
     def stream_decoder(self, call: Call) -> OpenAIChatDecoder:
-        return OpenAIChatDecoder(call.n, call.provider)
+        return OpenAIChatDecoder(call.n, call.provider, max_event_bytes=call.max_event_bytes)
 
     def decode_response(self, body: bytes) -> list[StreamChunk]:
         return decode_body(self.name, body, _decode_response)
@@ -132,8 +133,14 @@ class OpenAIChatDecoder(SSEStreamDecoder):
 
     __slots__ = ("_done", "_finished", "_n", "_provider")
 
-    def __init__(self, n: int = 1, provider: str = "provider") -> None:
-        super().__init__()
+    def __init__(
+        self,
+        n: int = 1,
+        provider: str = "provider",
+        *,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
+        super().__init__(max_event_bytes=max_event_bytes)
         self._provider = provider or "provider"
         self._n = n
         self._finished: set[int] = set()

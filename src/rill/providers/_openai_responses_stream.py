@@ -41,6 +41,7 @@ import orjson
 from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
+from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._failures import decode_body
 from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
@@ -73,8 +74,10 @@ class ResponsesDecoder(SSEStreamDecoder):
         "sequence_number",
     )
 
-    def __init__(self, provider: str = "provider") -> None:
-        super().__init__()
+    def __init__(
+        self, provider: str = "provider", *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    ) -> None:
+        super().__init__(max_event_bytes=max_event_bytes)
         self._provider = provider or "provider"
         self._done = False
         self._id: str | None = None

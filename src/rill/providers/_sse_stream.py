@@ -15,6 +15,7 @@ from __future__ import annotations
 from .._chunks import StreamChunk
 from .._errors import ProtocolError, RemoteError
 from ..wire import SSEDecoder
+from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ..wire._sse import RawEvent
 from ._failures import check_chunks, shape_error
 
@@ -31,8 +32,8 @@ class SSEStreamDecoder:
 
     _provider: str  # a subclass's slot: the provider named in error messages
 
-    def __init__(self) -> None:
-        self._sse = SSEDecoder()
+    def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._sse = SSEDecoder(max_event_size=max_event_bytes)
         self._head: list[bytes] | None = []
         self.error: RemoteError | None = None
 
