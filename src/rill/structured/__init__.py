@@ -7,6 +7,13 @@ size of the input, however it is chunked.
 
 The pydantic layer (``ObjectTracker``, ``partial_model``, ``progress``, ...)
 is imported on first use, so the JSON layer works without pydantic.
+
+Schemas are pydantic model classes: ``dict``, ``list[int]``, a dataclass or
+any other type is refused at the call (``InvalidRequestError``, before any
+I/O), as partial objects and progress are built from a model's fields; wrap
+such a type in a one-field model. ``stream_items`` takes any item type
+pydantic validates. In ``json_schema`` and ``tool`` modes anything after the
+one JSON value is a ``StructuredValidationError`` (see ``_modes``).
 """
 
 from typing import TYPE_CHECKING, Any

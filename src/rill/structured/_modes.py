@@ -12,6 +12,12 @@ comes back.
 - ``text``: only the instruction; the JSON is found in the text (prose and a
   markdown fence around it are skipped by the parser).
 
+In ``json_schema`` and ``tool`` modes the answer must be exactly one JSON
+value: trailing text or a second value is a ``StructuredValidationError``
+(with the raw text and the partial), never the first object taken silently.
+``json`` and ``text`` modes look for the JSON in prose, as servers that ignore
+``response_format`` answer with some.
+
 The default comes from the provider (``Provider.structured_mode``).
 """
 
@@ -37,12 +43,16 @@ MODES: tuple[Mode, ...] = ("json_schema", "json", "tool", "text")
 
 @dataclass(frozen=True, slots=True)
 class StructuredRequest:
-    """What a mode adds to a call: options, an instruction message, and
-    whether the JSON arrives as tool-call arguments instead of text."""
+    """What a mode adds to a call: options, an instruction message, whether
+    the JSON arrives as tool-call arguments instead of text, and whether text
+    around the JSON is tolerated (not in ``json_schema`` and ``tool`` modes,
+    where the provider promises exactly one JSON value, so anything after it
+    is an error, not something to skip)."""
 
     options: dict[str, Any]
     instruction: Message | None
     from_tool: bool
+    allow_prose: bool = False
 
 
 @functools.lru_cache(maxsize=256)
@@ -85,7 +95,7 @@ def structured_request(model: type[BaseModel], mode: str) -> StructuredRequest:
         + orjson.dumps(schema).decode(),
     )
     options = {"response_format": {"type": "json_object"}} if mode == "json" else {}
-    return StructuredRequest(options, instruction, False)
+    return StructuredRequest(options, instruction, False, allow_prose=True)
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:

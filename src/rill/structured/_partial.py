@@ -51,7 +51,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from .._errors import RillError
+from .._errors import InvalidRequestError, RillError
 from ._assembler import Assembler
 from ._live import (
     AnyShape,
@@ -359,14 +359,25 @@ class Progress(NamedTuple):
         return self.completed / self.total if self.total else 1.0
 
 
-def progress(partial_or_tracker: PartialBase | ObjectTracker[Any]) -> Progress:
-    """Field completion of a partial object (or a tracker's current one)."""
+def progress(partial_or_tracker: PartialBase | ObjectTracker[Any] | BaseModel) -> Progress:
+    """Field completion of a partial object (or a tracker's current one).
+
+    A model instance that is not a partial (the final object) is complete.
+    Anything else (a dict, a dataclass, a model class) is an
+    ``InvalidRequestError``: progress is counted over a model's fields."""
+    complete = False
     if isinstance(partial_or_tracker, ObjectTracker):
-        partial: PartialBase = partial_or_tracker.partial
-    else:
+        partial: BaseModel = partial_or_tracker.partial
+    elif isinstance(partial_or_tracker, BaseModel):
         partial = partial_or_tracker
+        complete = not isinstance(partial, PartialBase)
+    else:
+        raise InvalidRequestError(
+            "progress() takes a partial object from stream_object (or an "
+            f"ObjectTracker, or a pydantic model instance), got {type(partial_or_tracker).__name__}"
+        )
     fields: dict[str, bool] = {}
-    _count(type(partial), partial, "", fields, complete=False, seen=())
+    _count(type(partial), partial, "", fields, complete=complete, seen=())
     done = sum(fields.values())
     return Progress(done, len(fields), fields)
 

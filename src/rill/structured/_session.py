@@ -9,19 +9,25 @@ import copy
 import functools
 from typing import Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    PydanticSchemaGenerationError,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from .._chunks import StreamChunk
 from .._errors import InvalidRequestError
 from .._messages import Message, Prompt, normalize_messages
 from ..providers import resolve_model
-from ._modes import structured_request
+from ._modes import StructuredRequest, structured_request
 from ._ops import Path
 from ._parser import JsonStreamError
 from ._partial import ObjectTracker, PartialBase, Progress, StructuredValidationError, progress
 from ._patches import to_patches
 
-__all__ = ["StructuredSession", "items_wrapper"]
+__all__ = ["StructuredSession", "check_schema", "items_wrapper"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,7 +41,13 @@ def items_wrapper(item: object) -> type[BaseModel]:
 @functools.cache
 def _items_wrapper(item: Any) -> type[BaseModel]:
     name = getattr(item, "__name__", "Item")
-    wrapper: type[BaseModel] = create_model(f"{name}List", items=(list[item], ...))
+    try:
+        wrapper: type[BaseModel] = create_model(f"{name}List", items=(list[item], ...))
+    except (TypeError, PydanticSchemaGenerationError) as exc:
+        raise InvalidRequestError(
+            f"stream_items() takes a type pydantic can validate (a model, a dataclass, "
+            f"int, str, ...), got {item!r}: {exc}"
+        ) from None
     return wrapper
 
 
@@ -53,10 +65,12 @@ class StructuredSession(Generic[M]):
     validates the final object strictly.
     """
 
-    def __init__(self, schema: type[M], *, from_tool: bool, item: Any = None) -> None:
+    def __init__(
+        self, schema: type[M], *, from_tool: bool, item: Any = None, allow_prose: bool = False
+    ) -> None:
         self.schema = schema
         self.from_tool = from_tool
-        self.tracker: ObjectTracker[M] = ObjectTracker(schema, allow_prose=not from_tool)
+        self.tracker: ObjectTracker[M] = ObjectTracker(schema, allow_prose=allow_prose)
         self._completed: list[Path] = []
         self.final: M | None = None
         self._item = TypeAdapter(item) if item is not None else None
@@ -162,10 +176,21 @@ class StructuredSession(Generic[M]):
         return StructuredValidationError(message, raw_text=self.tracker.raw_text, partial=partial)
 
 
+def check_schema(schema: object, function: str) -> None:
+    """``schema`` must be a pydantic model class: raised at the call, before any I/O."""
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise InvalidRequestError(
+            f"{function}() takes a pydantic model class (a BaseModel subclass), "
+            f"got {schema!r}; wrap other types in a model, e.g. "
+            "class Output(BaseModel): value: dict[str, int]"
+        )
+
+
 def structured_call(
     prompt: Prompt, schema: type[BaseModel], options: dict[str, Any]
-) -> tuple[Prompt, dict[str, Any], bool]:
-    """The prompt and options of a structured call, with the mode's additions."""
+) -> tuple[Prompt, dict[str, Any], StructuredRequest]:
+    """The prompt and options of a structured call, with the mode's additions,
+    and what the mode says about where the JSON comes back."""
     if options.get("n", 1) != 1:
         raise InvalidRequestError("structured streaming takes one choice: leave n at 1")
     mode = options.pop("mode", None)
@@ -185,4 +210,4 @@ def structured_call(
     if request.instruction is not None:
         messages: list[Message | Any] = [request.instruction, *normalize_messages(prompt)]
         prompt = messages
-    return prompt, options, request.from_tool
+    return prompt, options, request

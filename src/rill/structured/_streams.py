@@ -26,8 +26,9 @@ from .._client import Stream, generate_stream
 from .._messages import Message, MessageRole, Prompt, normalize_messages
 from .._request import RequestOptions
 from .._response import GenerationResponse
+from ._modes import StructuredRequest
 from ._partial import Progress, StructuredValidationError
-from ._session import StructuredSession, items_wrapper, structured_call
+from ._session import StructuredSession, check_schema, items_wrapper, structured_call
 
 __all__ = [
     "AsyncObjectStream",
@@ -223,6 +224,12 @@ def _final_updates(
     return updates(session) if session.tracker.last_ops else []
 
 
+def _session(schema: type[M], request: StructuredRequest, item: Any = None) -> StructuredSession[M]:
+    return StructuredSession(
+        schema, from_tool=request.from_tool, item=item, allow_prose=request.allow_prose
+    )
+
+
 # --------------------------------------------------------------- what a yield is
 
 
@@ -255,9 +262,10 @@ def stream_object(
 
     Every update yields the same live object, updated in place; keep
     ``partial.model_copy(deep=True)`` to hold on to one state."""
-    prompt, opts, from_tool = structured_call(prompt, schema, dict(options))
+    check_schema(schema, "stream_object")
+    prompt, opts, request = structured_call(prompt, schema, dict(options))
     stream = generate_stream(prompt, http_client=http_client, **opts)
-    return ObjectStream(stream, StructuredSession(schema, from_tool=from_tool), _partials)
+    return ObjectStream(stream, _session(schema, request), _partials)
 
 
 def astream_object(
@@ -268,9 +276,10 @@ def astream_object(
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, M]:
     """Async twin of :func:`stream_object`."""
-    prompt, opts, from_tool = structured_call(prompt, schema, dict(options))
+    check_schema(schema, "astream_object")
+    prompt, opts, request = structured_call(prompt, schema, dict(options))
     stream = agenerate_stream(prompt, http_client=http_client, **opts)
-    return AsyncObjectStream(stream, StructuredSession(schema, from_tool=from_tool), _partials)
+    return AsyncObjectStream(stream, _session(schema, request), _partials)
 
 
 def stream_items(
@@ -284,9 +293,9 @@ def stream_items(
     valid. The model is asked for ``{"items": [...]}``; a bare top-level array
     in its answer works too."""
     wrapper = items_wrapper(item)
-    prompt, opts, from_tool = structured_call(prompt, wrapper, dict(options))
+    prompt, opts, request = structured_call(prompt, wrapper, dict(options))
     stream = generate_stream(prompt, http_client=http_client, **opts)
-    session = StructuredSession(wrapper, from_tool=from_tool, item=item)
+    session = _session(wrapper, request, item)
     return ObjectStream(stream, session, _items)
 
 
@@ -299,9 +308,9 @@ def astream_items(
 ) -> AsyncObjectStream[Any, T]:
     """Async twin of :func:`stream_items`."""
     wrapper = items_wrapper(item)
-    prompt, opts, from_tool = structured_call(prompt, wrapper, dict(options))
+    prompt, opts, request = structured_call(prompt, wrapper, dict(options))
     stream = agenerate_stream(prompt, http_client=http_client, **opts)
-    session = StructuredSession(wrapper, from_tool=from_tool, item=item)
+    session = _session(wrapper, request, item)
     return AsyncObjectStream(stream, session, _items)
 
 
@@ -315,9 +324,10 @@ def stream_patches(
     """Stream ``schema`` as JSON-patch-like operations (``add``, and
     ``append`` for a growing string) that rebuild the object with
     ``rill.structured.apply_patches``, in O(size of the object) bytes."""
-    prompt, opts, from_tool = structured_call(prompt, schema, dict(options))
+    check_schema(schema, "stream_patches")
+    prompt, opts, request = structured_call(prompt, schema, dict(options))
     stream = generate_stream(prompt, http_client=http_client, **opts)
-    return ObjectStream(stream, StructuredSession(schema, from_tool=from_tool), _patches)
+    return ObjectStream(stream, _session(schema, request), _patches)
 
 
 def astream_patches(
@@ -328,9 +338,10 @@ def astream_patches(
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, dict[str, Any]]:
     """Async twin of :func:`stream_patches`."""
-    prompt, opts, from_tool = structured_call(prompt, schema, dict(options))
+    check_schema(schema, "astream_patches")
+    prompt, opts, request = structured_call(prompt, schema, dict(options))
     stream = agenerate_stream(prompt, http_client=http_client, **opts)
-    return AsyncObjectStream(stream, StructuredSession(schema, from_tool=from_tool), _patches)
+    return AsyncObjectStream(stream, _session(schema, request), _patches)
 
 
 def generate_object(
@@ -344,6 +355,7 @@ def generate_object(
     """The whole object, validated by ``schema``. With
     ``max_retries_on_invalid=N``, an answer that does not validate is sent
     back with the validation error, up to N more times."""
+    check_schema(schema, "generate_object")
     messages = list(normalize_messages(prompt))
     for attempt in range(max_retries_on_invalid + 1):
         stream = stream_object(messages, schema, http_client=http_client, **options)
@@ -365,6 +377,7 @@ async def agenerate_object(
     **options: Unpack[StructuredOptions],
 ) -> M:
     """Async twin of :func:`generate_object`."""
+    check_schema(schema, "agenerate_object")
     messages = list(normalize_messages(prompt))
     for attempt in range(max_retries_on_invalid + 1):
         stream = astream_object(messages, schema, http_client=http_client, **options)
