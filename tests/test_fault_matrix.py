@@ -607,6 +607,36 @@ def test_idle_after_the_first_output(
     no_leak(out)
 
 
+EMPTY_DELTAS = {
+    "openai": b'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"m",'
+    b'"choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}\n\n',
+    "anthropic": b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":""}}\n\n',
+    "gemini-sse": b'data: {"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},'
+    b'"index":0}]}\r\n\r\n',
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", EMPTY_DELTAS)
+def test_empty_deltas_are_not_progress(rill_emulator: Emulator, name: str, mode: str) -> None:
+    stream = stream_of(name)
+    fault = Fault.trickle_after(
+        first_output_end(stream), data=EMPTY_DELTAS[name], interval=0.05, count=100
+    )
+    out = call(
+        rill_emulator,
+        name,
+        mode,
+        body_script(stream, faults=(fault,)),
+        strict=True,
+        timeout=timeouts(idle=IDLE),
+    )
+    out.timed_out("idle", IDLE, below=BIG)
+    assert out.partial().content == stream.protocol.text(stream.frames[stream.first_output()])
+    no_leak(out)
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", PROTOCOLS)
 def test_total_while_output_keeps_coming(rill_emulator: Emulator, name: str, mode: str) -> None:
