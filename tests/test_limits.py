@@ -180,8 +180,13 @@ def test_default_limit() -> None:
 # Peak memory, measured in a fresh interpreter so that nothing else in the
 # test process counts. The child prints its peak RSS before and after feeding.
 _PEAK = """
-import resource, sys
+import resource
 {setup}
+# A failed bound must fail the test, not exhaust the machine: cap the address
+# space at what it is now plus 1 GiB.
+with open("/proc/self/status") as status:
+    vm = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, ((vm << 10) + (1 << 30),) * 2)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 {body}
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
