@@ -137,3 +137,21 @@ def test_any_split_gives_the_same_events(lines: list[str], eol: str, data: st.Da
     cuts = sorted(data.draw(st.lists(st.integers(0, len(body)), max_size=8)))
     pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
     assert decode_all(*pieces) == expected
+
+
+def test_events_before_a_bad_one_in_the_same_chunk_are_delivered_first() -> None:
+    decoder = SSEDecoder()
+    events = decoder.decode(b"data: good\n\ndata: \xff\xfe\n\ndata: never\n\n")
+    assert [e.data for e in events] == ["good"]
+    with pytest.raises(ProtocolError, match="UTF-8"):
+        decoder.decode(b"")
+    with pytest.raises(ProtocolError, match="UTF-8"):
+        decoder.flush()
+
+
+def test_events_before_an_oversized_one_in_the_same_chunk_are_delivered_first() -> None:
+    decoder = SSEDecoder(max_event_size=64)
+    raw = decoder.decode_raw(b"data: ok\n\ndata: " + b"x" * 100 + b"\n\ndata: after\n\n")
+    assert raw == [b"ok"]
+    with pytest.raises(ProtocolError, match="max_event_bytes"):
+        decoder.decode_raw(b"data: more\n\n")

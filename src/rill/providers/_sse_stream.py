@@ -28,19 +28,21 @@ _HEAD_LIMIT = 1 << 20
 class SSEStreamDecoder:
     """Base of the per-response decoders of SSE-framed provider streams."""
 
-    __slots__ = ("_head", "_sse", "error")
+    __slots__ = ("_head", "_head_size", "_sse", "error")
 
     _provider: str  # a subclass's slot: the provider named in error messages
 
     def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._sse = SSEDecoder(max_event_size=max_event_bytes)
         self._head: list[bytes] | None = []
+        self._head_size = 0
         self.error: RemoteError | None = None
 
     def feed(self, data: bytes) -> list[StreamChunk]:
         head = self._head
         if head is not None:
-            if self._sse.events_seen or sum(map(len, head)) > _HEAD_LIMIT:
+            self._head_size += len(data)
+            if self._sse.events_seen or self._head_size > _HEAD_LIMIT:
                 self._head = None
             else:
                 head.append(data)

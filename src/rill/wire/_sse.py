@@ -93,6 +93,7 @@ class SSEDecoder:
     """Incremental event-stream decoder: ``decode(bytes) -> list[ServerSentEvent]``."""
 
     __slots__ = (
+        "_error",
         "_last_id",
         "_max",
         "_pending",
@@ -105,6 +106,9 @@ class SSEDecoder:
 
     def __init__(self, *, max_event_size: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._max = max_event_size
+        # A failure found after some events of a chunk: those events are
+        # returned first, and the failure is raised by the next call.
+        self._error: ProtocolError | None = None
         self._pending: list[bytes] = []  # pieces of the current unfinished event
         self._size = 0  # bytes in _pending (but a split BOM's)
         self._skip_lf = False  # the previous chunk ended in CR
@@ -141,12 +145,19 @@ class SSEDecoder:
     ) -> list[ServerSentEvent]:
         last_id = self._last_id  # a bare-bytes event keeps the id before it
         events = []
-        for raw in source(chunk):
-            if isinstance(raw, bytes):
-                events.append(ServerSentEvent(utf8(raw), "message", utf8(last_id)))
-            else:
-                name, data, last_id = raw
-                events.append(ServerSentEvent(utf8(data), utf8(name) or "message", utf8(last_id)))
+        try:
+            for raw in source(chunk):
+                if isinstance(raw, bytes):
+                    events.append(ServerSentEvent(utf8(raw), "message", utf8(last_id)))
+                else:
+                    name, data, last_id = raw
+                    events.append(
+                        ServerSentEvent(utf8(data), utf8(name) or "message", utf8(last_id))
+                    )
+        except ProtocolError as exc:
+            if not events:
+                raise
+            self._error = exc  # the events before the bad one are delivered first
         return events
 
     def decode_raw(self, chunk: bytes) -> list[RawEvent]:
@@ -154,6 +165,8 @@ class SSEDecoder:
         ``data:`` lines comes as its data ``bytes`` (type ``message``, last
         event id unchanged); any other as ``(type, data, last event id)``
         bytes, the type ``b""`` for ``message``."""
+        if self._error is not None:
+            raise self._error
         if not chunk:
             return []
         if not self._started:
@@ -193,8 +206,8 @@ class SSEDecoder:
             pending.append(chunk[end:])
             self._size = len(chunk) - end
             chunk = chunk[:end]
-        if end > self._max and max(map(len, chunk.split(b"\n\n"))) >= self._max:
-            raise self._too_large()  # an event that arrived whole
+        if end > self._max:
+            chunk = self._cut_at_too_large(chunk)  # an event that arrived whole
         out: list[RawEvent]
         if _ONLY_DATA_EVENTS.fullmatch(chunk):
             out = _DATA_EVENT.findall(chunk)  # the common case, entirely in C
@@ -211,6 +224,8 @@ class SSEDecoder:
         return out
 
     def flush_raw(self) -> list[RawEvent]:
+        if self._error is not None:
+            raise self._error
         if not self._pending:
             return []
         if self._size > self._max:
@@ -224,6 +239,18 @@ class SSEDecoder:
             self._block(complete, out)
         self.events_seen += len(out)
         return out
+
+    def _cut_at_too_large(self, chunk: bytes) -> bytes:
+        """Whole events before the first one over the limit; that one becomes
+        the error of the next call (the events before it are delivered)."""
+        blocks = chunk.split(b"\n\n")
+        for i, block in enumerate(blocks):
+            if len(block) >= self._max:
+                if not i:
+                    raise self._too_large()
+                self._error = self._too_large()
+                return b"\n\n".join(blocks[:i]) + b"\n\n"
+        return chunk
 
     def _too_large(self) -> ProtocolError:
         self._pending = []  # let the memory go: the stream is unusable now
