@@ -5,13 +5,22 @@ so adding a chunk is O(size of the chunk). Tool calls are keyed by
 ``(choice, index)``: the first fragment names the call, later fragments extend
 its arguments. Usage is taken as reported last (providers send a running or
 final total, never a delta).
+
+Every chunk of every codec passes through ``add``, so that is where a chunk
+built from valid JSON of the wrong shape (a ``content`` that is a number, a
+``model`` that is a list, usage counts that are strings) is stopped: a
+``ProtocolError`` naming the field, before the value reaches the caller or
+the message. The checks ride on the branches ``add`` takes anyway (a few
+class comparisons per text chunk), rather than a second pass over every
+field of every chunk.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._chunks import StreamChunk
+from ._chunks import StreamChunk, ToolCallDelta
+from ._errors import ProtocolError
 from ._response import Choice, GenerationResponse, Timing, ToolCall, Usage
 
 __all__ = ["Accumulator"]
@@ -86,13 +95,49 @@ class Accumulator:
         self.output_chars = 0
 
     def add(self, chunk: StreamChunk) -> None:
-        self.chunks += 1
-        state = self._choices.get(chunk.index)
+        """Fold ``chunk`` in; ``ProtocolError`` (and nothing folded) when a
+        field does not have the type ``StreamChunk`` documents."""
+        content = chunk.content
+        if (
+            content.__class__ is not str
+            or chunk.reasoning.__class__ is not str
+            or chunk.refusal.__class__ is not str
+        ):
+            raise ill_typed(chunk)
+        model = chunk.model
+        if model is not None and model.__class__ is not str:
+            raise ill_typed(chunk)
+        rid = chunk.id
+        if rid is not None and rid.__class__ is not str:
+            raise ill_typed(chunk)
+        try:
+            state = self._choices.get(chunk.index)
+        except TypeError:  # an unhashable index
+            raise ill_typed(chunk) from None
         if state is None:
+            if chunk.index.__class__ is not int:
+                raise ill_typed(chunk)
             state = self._choices[chunk.index] = _ChoiceState()
-        if chunk.content:
-            state.content.append(chunk.content)
-            self.output_chars += len(chunk.content)
+        if chunk.tool_calls and not _calls_ok(chunk.tool_calls):
+            raise ill_typed(chunk)
+        if chunk.finish_reason is not None or chunk.native_finish_reason is not None:
+            if not (
+                _optional_str(chunk.finish_reason) and _optional_str(chunk.native_finish_reason)
+            ):
+                raise ill_typed(chunk)
+        if chunk.logprobs is not None and chunk.logprobs.__class__ is not list:
+            raise ill_typed(chunk)
+        if chunk.reasoning_signature is not None and chunk.reasoning_signature.__class__ is not str:
+            raise ill_typed(chunk)
+        if chunk.items and chunk.items.__class__ is not tuple:
+            raise ill_typed(chunk)
+        if chunk.usage is not None and not _usage_ok(chunk.usage):
+            raise ill_typed(chunk)
+        # Checked: fold it in.
+        self.chunks += 1
+        if content:
+            state.content.append(content)
+            self.output_chars += len(content)
         if chunk.reasoning:
             state.reasoning.append(chunk.reasoning)
             self.output_chars += len(chunk.reasoning)
@@ -124,10 +169,10 @@ class Accumulator:
             state.items.extend(chunk.items)
         if chunk.usage is not None:
             self.usage = chunk.usage
-        if self.model is None and chunk.model:
-            self.model = chunk.model
-        if self.id is None and chunk.id:
-            self.id = chunk.id
+        if self.model is None and model:
+            self.model = model
+        if self.id is None and rid:
+            self.id = rid
 
     @property
     def has_output(self) -> bool:
@@ -170,3 +215,71 @@ class Accumulator:
             native_finish_reason=first.native_finish_reason,
             items=first.items,
         )
+
+
+# --------------------------------------------------------- ill-typed chunks
+
+_USAGE_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "reasoning_tokens",
+    "cached_tokens",
+)
+_NUMBER = (int, float)
+
+
+def _optional_str(value: object) -> bool:
+    return value is None or value.__class__ is str
+
+
+def _usage_ok(usage: Usage) -> bool:
+    return usage.__class__ is Usage and all(
+        getattr(usage, name).__class__ in _NUMBER for name in _USAGE_FIELDS
+    )
+
+
+def _calls_ok(calls: tuple[ToolCallDelta, ...]) -> bool:
+    return calls.__class__ is tuple and all(map(_call_ok, calls))
+
+
+def _call_ok(delta: ToolCallDelta) -> bool:
+    return (
+        delta.__class__ is ToolCallDelta
+        and delta.index.__class__ is int
+        and _optional_str(delta.id)
+        and _optional_str(delta.name)
+        and delta.arguments.__class__ is str
+    )
+
+
+def ill_typed(chunk: StreamChunk) -> ProtocolError:
+    """The error for a chunk a codec built from JSON of the wrong shape,
+    naming the first wrong field (slow path: only on failure)."""
+    expected: dict[str, tuple[type, ...]] = {
+        "content": (str,),
+        "reasoning": (str,),
+        "refusal": (str,),
+        "index": (int,),
+        "model": (str, type(None)),
+        "id": (str, type(None)),
+        "finish_reason": (str, type(None)),
+        "native_finish_reason": (str, type(None)),
+        "reasoning_signature": (str, type(None)),
+        "logprobs": (list, type(None)),
+        "tool_calls": (tuple,),
+        "items": (tuple,),
+    }
+    what = "a field has an unexpected type"
+    for name, types in expected.items():
+        value = getattr(chunk, name)
+        if value.__class__ not in types:
+            shown = repr(value)[:80]
+            what = f"{name} is {shown}, not {' or '.join(t.__name__ for t in types)}"
+            break
+    else:
+        if chunk.usage is not None and not _usage_ok(chunk.usage):
+            what = f"usage is {chunk.usage!r:.120}"
+        elif chunk.tool_calls and not _calls_ok(chunk.tool_calls):
+            what = f"a tool call is {chunk.tool_calls!r:.120}"
+    return ProtocolError(f"an event of the wrong shape ({what}): {repr(chunk._raw)[:200]}")

@@ -219,9 +219,7 @@ class StreamSession:
             chunks, self.error = [], exc
         except Exception as exc:  # a shape no codec check foresaw: never untyped
             chunks, self.error = [], self._undecodable(exc)
-        add = accumulator.add
-        for chunk in chunks:
-            add(chunk)
+        self._accumulate(chunks)
         if accumulator.output_chars != before:
             self.timing.output()
             self._progressed = True
@@ -255,8 +253,9 @@ class StreamSession:
                 raise self.fail(exc) from None
             except Exception as exc:
                 raise self.fail(self._undecodable(exc)) from exc
-            for chunk in chunks:
-                self.accumulator.add(chunk)
+            self._accumulate(chunks)
+            if self.error is not None:
+                raise self.fail(self.error)
             if chunks:
                 self.timing.output()
             self._finish()
@@ -270,10 +269,11 @@ class StreamSession:
             raise self.fail(exc) from None
         except Exception as exc:
             raise self.fail(self._undecodable(exc)) from exc
-        for chunk in chunks:
-            self.accumulator.add(chunk)
-        if decoder.error is not None:
-            raise self.fail(decoder.error)
+        self._accumulate(chunks)
+        if self.error is None:
+            self.error = decoder.error
+        if self.error is not None:
+            raise self.fail(self.error)
         if not decoder.complete:
             raise self.fail(
                 IncompleteStreamError("the connection closed before the stream was complete")
@@ -351,6 +351,23 @@ class StreamSession:
         if self._redactor is None:
             self._redactor = Redactor.for_headers(self.request.http.headers)
         self._redactor.scrub_error(error)
+
+    def _accumulate(self, chunks: list[StreamChunk]) -> None:
+        """Fold ``chunks`` in. One the accumulator refuses (a field of the
+        wrong type) ends the stream there: it and those after it are dropped
+        from ``chunks`` and the failure becomes ``error``."""
+        accumulator = self.accumulator
+        before = accumulator.chunks
+        add = accumulator.add
+        try:
+            for chunk in chunks:
+                add(chunk)
+        except ProtocolError as exc:
+            del chunks[accumulator.chunks - before :]
+            if self.error is None:
+                name = self.request.provider.name
+                self.error = ProtocolError(f"{name} sent {exc}")
+                self.error.__cause__ = exc
 
     def _undecodable(self, exc: Exception) -> ProtocolError:
         name = self.request.provider.name

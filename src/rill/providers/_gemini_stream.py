@@ -51,7 +51,7 @@ from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_
 from .._response import Usage
 from ..wire import JSONArrayDecoder, SSEDecoder
 from ..wire._limits import DEFAULT_MAX_EVENT_BYTES, too_large
-from ._failures import check_chunks, shape_error
+from ._failures import shape_error
 from ._json import loads as _loads
 
 __all__ = ["GeminiDecoder", "decode_gemini_response"]
@@ -293,9 +293,6 @@ class GeminiDecoder:
         except Exception as exc:  # the framing layer failed in a way it did not foresee
             state.error = shape_error(exc, state.provider, "framing", data)
             state.error.__cause__ = exc
-        bad = check_chunks(out, state.provider)
-        if bad is not None:
-            state.error = bad
         return out
 
     def flush(self) -> list[StreamChunk]:
@@ -320,9 +317,6 @@ class GeminiDecoder:
         except Exception as exc:  # the framing layer failed in a way it did not foresee
             state.error = shape_error(exc, state.provider, "end of the response", b"")
             state.error.__cause__ = exc
-        bad = check_chunks(out, state.provider)
-        if bad is not None:
-            state.error = bad
         return out
 
     def _element(self, obj: Any, out: list[StreamChunk]) -> bool:

@@ -38,7 +38,7 @@ from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_
 from .._response import Usage
 from ..wire import NDJSONDecoder
 from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
-from ._failures import check_chunks, shape_error
+from ._failures import shape_error
 
 __all__ = ["OllamaDecoder", "TIMINGS_ITEM"]
 
@@ -88,9 +88,6 @@ class OllamaDecoder:
         except Exception as exc:  # the framing layer failed in a way it did not foresee
             self.error = shape_error(exc, self._provider, "NDJSON framing", data)
             self.error.__cause__ = exc
-        bad = check_chunks(out, self._provider)
-        if bad is not None:
-            self.error = bad
         return out
 
     def flush(self) -> list[StreamChunk]:
@@ -111,9 +108,6 @@ class OllamaDecoder:
             self._take(obj, line, out)
         except RemoteError as exc:
             self.error = exc
-        bad = check_chunks(out, self._provider)
-        if bad is not None:
-            self.error = bad
         return out
 
     def _take(self, obj: Any, line: bytes, out: list[StreamChunk]) -> None:

@@ -17,7 +17,7 @@ from .._errors import ProtocolError, RemoteError
 from ..wire import SSEDecoder
 from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ..wire._sse import RawEvent
-from ._failures import check_chunks, shape_error
+from ._failures import shape_error
 
 __all__ = ["SSEStreamDecoder"]
 
@@ -55,9 +55,6 @@ class SSEStreamDecoder:
         except Exception as exc:  # the framing layer failed in a way it did not foresee
             self.error = shape_error(exc, self._provider, "event stream framing", data)
             self.error.__cause__ = exc
-        bad = check_chunks(out, self._provider)
-        if bad is not None:
-            self.error = bad
         return out
 
     def flush(self) -> list[StreamChunk]:
@@ -80,29 +77,27 @@ class SSEStreamDecoder:
         except Exception as exc:  # the framing layer failed in a way it did not foresee
             self.error = shape_error(exc, self._provider, "end of the event stream", b"")
             self.error.__cause__ = exc
-        bad = check_chunks(out, self._provider)
-        if bad is not None:
-            self.error = bad
         return out
 
     def _dispatch(self, events: list[RawEvent], out: list[StreamChunk]) -> None:
-        for raw in events:
-            if self.error is not None:
-                return
-            if isinstance(raw, bytes):
-                name, data = b"", raw
-            else:
-                name, data = raw[0], raw[1]
-            start = len(out)
-            try:
-                self._event(name, data, out)
-            except RemoteError:
-                del out[start:]  # an event is delivered whole or not at all
-                raise
-            except Exception as exc:  # valid JSON in a shape the codec does not expect
-                del out[start:]
-                where = f"{name[:40].decode('utf-8', 'backslashreplace') or 'message'} event"
-                raise shape_error(exc, self._provider, where, data) from exc
+        # One try around the loop, not one per event: nothing is paid per
+        # event until an event fails (the chunks of events before it stay).
+        event = self._event
+        raw: RawEvent = b""
+        try:
+            for raw in events:
+                if self.error is not None:
+                    return
+                if isinstance(raw, bytes):
+                    event(b"", raw, out)
+                else:
+                    event(raw[0], raw[1], out)
+        except RemoteError:
+            raise
+        except Exception as exc:  # valid JSON in a shape the codec does not expect
+            name, data = (b"", raw) if isinstance(raw, bytes) else (raw[0], raw[1])
+            where = f"{name[:40].decode('utf-8', 'backslashreplace') or 'message'} event"
+            raise shape_error(exc, self._provider, where, data) from exc
 
     def _event(self, name: bytes, data: bytes, out: list[StreamChunk]) -> None:
         """One event: ``name`` is ``b""`` for the default type."""
