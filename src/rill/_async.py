@@ -130,8 +130,7 @@ async def _drive(
                                 if callback is not None:
                                     await _call(callback, chunk, is_async)
                                 yield chunk
-                            session.after_read()
-                            set_deadline(session.deadline)
+                            set_deadline(session.after_read())
                         chunks = session.end()
                         set_deadline(None)
                         for chunk in chunks:

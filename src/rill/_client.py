@@ -125,8 +125,7 @@ def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChun
                                 for chunk in chunks:
                                     callback(chunk)
                                     yield chunk
-                            session.after_read()
-                            set_deadline(session.deadline)
+                            set_deadline(session.after_read())
                         chunks = session.end()
                         set_deadline(None)
                         for chunk in chunks:

@@ -57,6 +57,9 @@ __all__ = ["StreamSession"]
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 _MAX_BACKOFF = 8.0
 _MAX_RETRY_AFTER = 60.0
+_INF = math.inf
+_now = time.perf_counter
+
 # An error body is read up to this size; the rest is not needed to report it.
 MAX_ERROR_BODY = 1 << 20
 
@@ -219,11 +222,17 @@ class StreamSession:
             chunks, self.error = [], exc
         except Exception as exc:  # a shape no codec check foresaw: never untyped
             chunks, self.error = [], self._undecodable(exc)
-        self._accumulate(chunks)
+        taken = accumulator.chunks
+        add = accumulator.add
+        try:
+            for chunk in chunks:
+                add(chunk)
+        except ProtocolError as exc:
+            self._refuse(chunks, accumulator.chunks - taken, exc)
+        self._read_at = now = _now()
         if accumulator.output_chars != before:
-            self.timing.output()
+            self.timing.output(now)
             self._progressed = True
-        self._read_at = now = time.perf_counter()
         if self.error is None:
             if decoder.error is not None:
                 self.error = decoder.error
@@ -257,7 +266,7 @@ class StreamSession:
             if self.error is not None:
                 raise self.fail(self.error)
             if chunks:
-                self.timing.output()
+                self.timing.output(time.perf_counter())
             self._finish()
             self.last_read = chunks
             return chunks
@@ -282,24 +291,31 @@ class StreamSession:
         self.last_read = chunks
         return chunks
 
-    def after_read(self) -> None:
+    def after_read(self) -> float:
         """Called once the chunks of a read were delivered: raises the failure
-        found in that read, and moves the idle deadline if it held output.
+        found in that read, moves the idle deadline if it held output, and
+        returns the deadline of the next read.
         The time the caller spent on the chunks, from the end of the read to
         here, is not a silence of the server's: the idle (or first-token)
         deadline moves on by it; the total does not."""
         if self.error is not None:
             raise self.error
-        now = time.perf_counter()
+        now = _now()
         if self._progressed:
             self._progressed = False
-            self._first_token_at = math.inf
+            self._first_token_at = _INF
             self._idle_at = now + self.request.timeouts.idle
-        elif self._idle_at != math.inf:
+        elif self._idle_at != _INF:
             self._idle_at += now - self._read_at
         else:
             self._first_token_at += now - self._read_at
-        self.deadline = min(self._first_token_at, self._idle_at, self._total_at)
+        # Only one of first_token and idle is finite at a time.
+        deadline = self._first_token_at if self._idle_at == _INF else self._idle_at
+        total = self._total_at
+        if total < deadline:
+            deadline = total
+        self.deadline = deadline
+        return deadline
 
     # -------------------------------------------------------------- failures
 
@@ -353,21 +369,25 @@ class StreamSession:
         self._redactor.scrub_error(error)
 
     def _accumulate(self, chunks: list[StreamChunk]) -> None:
-        """Fold ``chunks`` in. One the accumulator refuses (a field of the
-        wrong type) ends the stream there: it and those after it are dropped
-        from ``chunks`` and the failure becomes ``error``."""
+        """Fold ``chunks`` in (``feed`` inlines this loop)."""
         accumulator = self.accumulator
-        before = accumulator.chunks
+        taken = accumulator.chunks
         add = accumulator.add
         try:
             for chunk in chunks:
                 add(chunk)
         except ProtocolError as exc:
-            del chunks[accumulator.chunks - before :]
-            if self.error is None:
-                name = self.request.provider.name
-                self.error = ProtocolError(f"{name} sent {exc}")
-                self.error.__cause__ = exc
+            self._refuse(chunks, accumulator.chunks - taken, exc)
+
+    def _refuse(self, chunks: list[StreamChunk], taken: int, exc: ProtocolError) -> None:
+        """A chunk the accumulator refused (a field of the wrong type) ends
+        the stream there: it and those after it (the first ``taken`` were
+        folded in) are dropped from ``chunks``, and the failure becomes
+        ``error``."""
+        del chunks[taken:]
+        if self.error is None:
+            self.error = ProtocolError(f"{self.request.provider.name} sent {exc}")
+            self.error.__cause__ = exc
 
     def _undecodable(self, exc: Exception) -> ProtocolError:
         name = self.request.provider.name

@@ -28,9 +28,8 @@ class TimingRecorder:
         """Called when a retry starts the request again."""
         self.__init__()  # type: ignore[misc]
 
-    def output(self) -> None:
-        """A read produced output chunks."""
-        now = time.perf_counter()
+    def output(self, now: float) -> None:
+        """A read produced output chunks (``now``: ``time.perf_counter()``)."""
         if self._last is None:
             self._first = now
         else:
