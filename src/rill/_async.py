@@ -14,7 +14,7 @@ import anyio
 import httpx
 
 from ._chunks import StreamChunk
-from ._deadlines import install, set_deadline
+from ._deadlines import Deadline, install
 from ._errors import RemoteError
 from ._messages import Prompt
 from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
@@ -96,11 +96,12 @@ async def _drive(
     http = async_client() if client is None else client
     # A transport rill cannot wrap gets a cancel scope around each read instead.
     scoped = not install(http)
+    deadline = Deadline()
     try:
         attempt = 0
         while True:
             session.start()
-            set_deadline(session.deadline)
+            deadline.arm(session.deadline)
             try:
                 request = build_httpx_request(http, session)
                 if scoped:
@@ -125,14 +126,14 @@ async def _drive(
                             chunks = feed(data)
                             # The caller's own code, run at each yield, is not
                             # bound by this call's deadline.
-                            set_deadline(None)
+                            deadline.at = None
                             for chunk in chunks:
                                 if callback is not None:
                                     await _call(callback, chunk, is_async)
                                 yield chunk
-                            set_deadline(session.after_read())
+                            deadline.arm(session.after_read())
                         chunks = session.end()
-                        set_deadline(None)
+                        deadline.at = None
                         for chunk in chunks:
                             if callback is not None:
                                 await _call(callback, chunk, is_async)
@@ -158,7 +159,7 @@ async def _drive(
             await anyio.sleep(delay)
             attempt += 1
     finally:
-        set_deadline(None)
+        deadline.at = None
         if owned:
             await http.aclose()
 

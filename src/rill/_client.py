@@ -10,7 +10,7 @@ from typing import Unpack
 import httpx
 
 from ._chunks import StreamChunk
-from ._deadlines import install, set_deadline
+from ._deadlines import Deadline, install
 from ._errors import RemoteError
 from ._messages import Prompt
 from ._request import (
@@ -97,10 +97,11 @@ def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChun
     # reads only (StreamSession.feed); see _deadlines.
     install(client)
     attempt = 0
+    deadline = Deadline()
     try:
         while True:
             session.start()
-            set_deadline(session.deadline)
+            deadline.arm(session.deadline)
             try:
                 response = client.send(
                     build_httpx_request(client, session), stream=True, follow_redirects=False
@@ -118,16 +119,16 @@ def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChun
                             chunks = feed(data)
                             # The caller's own code, run at each yield, is not
                             # bound by this call's deadline.
-                            set_deadline(None)
+                            deadline.at = None
                             if callback is None:
                                 yield from chunks
                             else:
                                 for chunk in chunks:
                                     callback(chunk)
                                     yield chunk
-                            set_deadline(session.after_read())
+                            deadline.arm(session.after_read())
                         chunks = session.end()
-                        set_deadline(None)
+                        deadline.at = None
                         for chunk in chunks:
                             if callback is not None:
                                 callback(chunk)
@@ -148,7 +149,7 @@ def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChun
             time.sleep(delay)
             attempt += 1
     finally:
-        set_deadline(None)
+        deadline.at = None
 
 
 def generate_stream(

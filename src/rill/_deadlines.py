@@ -8,8 +8,9 @@ httpx, and a per-read timeout bounds neither a server that trickles its
 headers nor one that sends a keep-alive comment every few seconds.
 
 The session owns the deadlines (sans-IO); this module is how the drivers make
-the socket honour them. A context variable holds the current call's next
-deadline (a ``time.perf_counter()`` instant). ``install`` wraps the network
+the socket honour them. A context variable holds the current call's
+``Deadline``, whose ``at`` is the next deadline (a ``time.perf_counter()``
+instant). ``install`` wraps the network
 backend of every standard httpx transport of a client, once, so that each
 connect, read and write is given at most the time left until that deadline
 and fails with httpcore's own timeout exception (which httpx maps to
@@ -37,16 +38,36 @@ from contextvars import ContextVar
 import httpcore
 import httpx
 
-__all__ = ["install", "set_deadline"]
+__all__ = ["Deadline", "install"]
 
-_deadline: ContextVar[float | None] = ContextVar("rill_deadline", default=None)
+class Deadline:
+    """One call's next deadline (``at``, a ``time.perf_counter()`` instant,
+    or None while the caller's own code runs). The context variable holds
+    this object rather than the number, so moving the deadline on each read
+    is an attribute store; the variable is set again only when another
+    call's ``Deadline`` took its place in this context meanwhile."""
 
-set_deadline = _deadline.set
+    __slots__ = ("at",)
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def arm(self, at: float | None) -> None:
+        if _current() is not self:
+            _deadline.set(self)
+        self.at = at
+
+
+_deadline: ContextVar[Deadline | None] = ContextVar("rill_deadline", default=None)
+_current = _deadline.get
 
 
 def _cap(timeout: float | None, expired: type[Exception]) -> float | None:
     """``timeout`` shortened to the time left before the current deadline."""
-    at = _deadline.get()
+    deadline = _current()
+    if deadline is None:
+        return timeout
+    at = deadline.at
     if at is None:
         return timeout
     left = at - time.perf_counter()
