@@ -40,6 +40,7 @@ import httpx
 
 __all__ = ["Deadline", "install"]
 
+
 class Deadline:
     """One call's next deadline (``at``, a ``time.perf_counter()`` instant,
     or None while the caller's own code runs). The context variable holds
