@@ -64,9 +64,23 @@ def require_wire() -> None:
         pytest.skip(f"recorded provider streams not found at {WIRE} (../shared is absent)")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(
+    params=[
+        pytest.param(("asyncio", "aiohttp"), id="asyncio-aiohttp"),
+        pytest.param(("asyncio", "httpx"), id="asyncio-httpx"),
+        pytest.param(("trio", "httpx"), id="trio-httpx"),
+    ]
+)
+def anyio_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every async test runs on each async transport rill picks by itself:
+    aiohttp on asyncio (the default), httpx on asyncio (as if aiohttp could
+    not be used) and httpx on trio."""
+    backend, transport = request.param
+    if transport == "httpx":
+        from rill import transports
+
+        monkeypatch.setattr(transports, "_on_asyncio", lambda: False)
+    return str(backend)
 
 
 @pytest.hookimpl(tryfirst=True)

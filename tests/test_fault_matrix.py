@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 import pytest
@@ -42,7 +43,8 @@ BIG = 2.0
 MARGIN = 0.05  # a timer may fire this much early (clock granularity)
 SERVER_WAIT = 5.0  # server-side stalls: longer than any bound, ended by the client hanging up
 
-MODES = ["sync", "async"]
+MODES = ["sync", "async", "async-aiohttp"]
+"""Sync over httpx; async over an httpx.AsyncClient, and over aiohttp."""
 
 
 # -- the protocols --------------------------------------------------------------
@@ -374,7 +376,7 @@ def call(
     if mode == "sync":
         outcome = _call_sync(emu, kwargs, received, strict)
     else:
-        outcome = asyncio.run(_call_async(emu, kwargs, received, strict))
+        outcome = asyncio.run(_call_async(emu, kwargs, received, strict, mode))
     outcome.requests = len(emu.requests) - before - 1  # less the probe
     assert emu.wait_closed(timeout=2), "a connection stayed open after the client closed"
     return outcome
@@ -398,10 +400,11 @@ def _call_sync(emu: Emulator, kwargs: dict[str, Any], received: list[str], stric
 
 
 async def _call_async(
-    emu: Emulator, kwargs: dict[str, Any], received: list[str], strict: bool
+    emu: Emulator, kwargs: dict[str, Any], received: list[str], strict: bool, mode: str
 ) -> Outcome:
     response, error = None, None
-    async with httpx.AsyncClient(timeout=None) as http:
+    client = aiohttp.ClientSession() if mode == "async-aiohttp" else httpx.AsyncClient(timeout=None)
+    async with client as http:
         started = time.perf_counter()
         try:
             stream = rill.agenerate_stream("Hi", http_client=http, **kwargs)

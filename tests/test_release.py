@@ -102,7 +102,9 @@ async def test_cancelling_the_task(rill_emulator: Emulator) -> None:
     assert rill_emulator.wait_closed(timeout=5)
 
 
-async def test_dropping_an_async_stream(rill_emulator: Emulator) -> None:
+async def test_dropping_an_async_stream(rill_emulator: Emulator, anyio_backend: str) -> None:
+    if anyio_backend == "trio":
+        pytest.skip("trio finalizes an abandoned async generator with a ResourceWarning: use with")
     rill_emulator.enqueue(LONG)
     stream = rill.agenerate_stream("Hi", **opts(rill_emulator))
     async for chunk in stream:

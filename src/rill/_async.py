@@ -1,32 +1,26 @@
 """The asynchronous driver: the same ``StreamSession`` as the sync driver,
-with httpx's async client and anyio for sleeping (so it runs on any backend)."""
+over an async transport (aiohttp on asyncio by default, httpx for a user's
+``httpx.AsyncClient`` or on trio), and anyio for sleeping between retries
+(so it runs on any backend)."""
 
 from __future__ import annotations
 
-import builtins
 import inspect
-import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any, Unpack
-
-import anyio
-import httpx
+from typing import TYPE_CHECKING, Any, Unpack
 
 from ._chunks import StreamChunk
-from ._deadlines import Deadline, install
 from ._errors import RemoteError
 from ._messages import Prompt
 from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
 from ._response import GenerationResponse
 from ._session import StreamSession
-from ._transport import (
-    abody_bytes,
-    aread_error_body,
-    async_client,
-    build_httpx_request,
-    is_connect_timeout,
-)
+from .transports import check_async_client
+
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx
 
 __all__ = ["AsyncStream", "agenerate", "agenerate_stream", "aresume_stream"]
 
@@ -34,15 +28,16 @@ __all__ = ["AsyncStream", "agenerate", "agenerate_stream", "aresume_stream"]
 class AsyncStream:
     """An async iterator of :class:`StreamChunk` and an async context manager.
 
-    Without ``http_client=`` the stream owns a client for its one request and
-    closes it with the stream; pass an ``httpx.AsyncClient`` to pool
-    connections across calls. Cancelling the task, leaving ``async with``
-    or ``aclose()`` closes the response.
+    Without ``http_client=`` the stream uses the running event loop's pool
+    (aiohttp on asyncio; closed when the loop shuts down); pass an
+    ``aiohttp.ClientSession`` or ``httpx.AsyncClient`` to use your own.
+    Cancelling the task, leaving ``async with`` or ``aclose()`` closes the
+    response.
     """
 
     __slots__ = ("__weakref__", "_chunks", "_session")
 
-    def __init__(self, session: StreamSession, client: httpx.AsyncClient | None) -> None:
+    def __init__(self, session: StreamSession, client: object) -> None:
         self._session = session
         self._chunks = _drive(session, client)
 
@@ -89,96 +84,52 @@ class AsyncStream:
         return f"<rill.AsyncStream {request.provider.name}/{request.call.model}>"
 
 
-async def _drive(
-    session: StreamSession, client: httpx.AsyncClient | None
-) -> AsyncGenerator[StreamChunk, None]:
-    owned = client is None
-    http = async_client() if client is None else client
-    # A transport rill cannot wrap gets a cancel scope around each read instead.
-    scoped = not install(http)
-    deadline = Deadline()
+async def _drive(session: StreamSession, client: object) -> AsyncGenerator[StreamChunk, None]:
+    from .transports import async_transport
+
+    transport, owned = await async_transport(client)
     try:
         attempt = 0
         while True:
             session.start()
-            deadline.arm(session.deadline)
             try:
-                request = build_httpx_request(http, session)
-                if scoped:
-                    with anyio.fail_after(_left(session)):
-                        response = await http.send(request, stream=True, follow_redirects=False)
-                else:
-                    response = await http.send(request, stream=True, follow_redirects=False)
-            except httpx.TimeoutException as exc:
-                error: RemoteError = session.expired(connecting=is_connect_timeout(exc))
-            except builtins.TimeoutError:
-                error = session.expired()
-            except httpx.HTTPError as exc:
-                error = session.failure(exc)
+                response = await transport.send(session)
+            except RemoteError as exc:
+                error = exc
             else:
                 try:
-                    if session.begin(response.status_code, response.headers):
+                    if session.begin(response.status, response.headers):
                         callback = session.request.callback
                         is_async = session.request.callback_is_async
                         feed = session.feed
-                        body = abody_bytes(response)
-                        async for data in _scoped(body, session) if scoped else body:
-                            chunks = feed(data)
-                            # The caller's own code, run at each yield, is not
-                            # bound by this call's deadline.
-                            deadline.at = None
-                            for chunk in chunks:
+                        async for data in response.body():
+                            for chunk in feed(data):
                                 if callback is not None:
                                     await _call(callback, chunk, is_async)
                                 yield chunk
-                            deadline.arm(session.after_read())
-                        chunks = session.end()
-                        deadline.at = None
-                        for chunk in chunks:
+                            session.after_read()
+                        for chunk in session.end():
                             if callback is not None:
                                 await _call(callback, chunk, is_async)
                             yield chunk
                         return
-                    if scoped:
-                        with anyio.fail_after(_left(session)):
-                            body_read = await aread_error_body(response)
-                    else:
-                        body_read = await aread_error_body(response)
-                    error = session.status_failure(body_read)
-                except (httpx.TimeoutException, builtins.TimeoutError):
-                    raise session.expired() from None
-                except httpx.HTTPError as exc:
-                    raise session.failure(exc) from None
-                except RemoteError as exc:
-                    raise session.fail(exc) from None
+                    error = session.status_failure(await response.aread_error_body())
                 finally:
                     await response.aclose()
             delay = session.retry_delay(error, attempt)
             if delay is None:
                 raise error
-            await anyio.sleep(delay)
+            await _sleep(delay)
             attempt += 1
     finally:
-        deadline.at = None
         if owned:
-            await http.aclose()
+            await transport.aclose()
 
 
-def _left(session: StreamSession) -> float:
-    return max(0.0, session.deadline - time.perf_counter())
+async def _sleep(seconds: float) -> None:
+    import anyio  # only a retry needs it: kept out of ``import rill``
 
-
-async def _scoped(body: AsyncIterable[bytes], session: StreamSession) -> AsyncIterator[bytes]:
-    """``body``, each read bounded by the session's deadline with a cancel
-    scope (raising the builtin ``TimeoutError``)."""
-    reads = aiter(body)
-    while True:
-        with anyio.fail_after(_left(session)):
-            try:
-                data = await anext(reads)
-            except StopAsyncIteration:
-                return
-        yield data
+    await anyio.sleep(seconds)
 
 
 async def _call(callback: Callable[[Any], Any], chunk: StreamChunk, is_async: bool) -> None:
@@ -191,11 +142,12 @@ def agenerate_stream(
     prompt: Prompt,
     *,
     callback: Callable[[StreamChunk], object] | None = None,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
     **options: Unpack[RequestOptions],
 ) -> AsyncStream:
     """Async twin of :func:`generate_stream`; a coroutine ``callback`` is awaited."""
     request = prepare_request(prompt, options, callback=callback)
+    check_async_client(http_client)
     return AsyncStream(StreamSession(request), http_client)
 
 
@@ -203,7 +155,7 @@ async def agenerate(
     prompt: Prompt,
     *,
     callback: Callable[[StreamChunk], object] | None = None,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
     **options: Unpack[RequestOptions],
 ) -> GenerationResponse:
     """Async twin of :func:`generate`."""
@@ -217,9 +169,10 @@ def aresume_stream(
     response_id: str,
     *,
     callback: Callable[[StreamChunk], object] | None = None,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
     **options: Unpack[ResumeOptions],
 ) -> AsyncStream:
     """Async twin of :func:`resume_stream`."""
     request = prepare_resume(response_id, options, callback=callback)
+    check_async_client(http_client)
     return AsyncStream(StreamSession(request), http_client)

@@ -1,16 +1,13 @@
-"""The synchronous driver: moves bytes between httpx and a ``StreamSession``."""
+"""The synchronous driver: moves bytes between a transport and a ``StreamSession``."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
-from typing import Unpack
-
-import httpx
+from typing import TYPE_CHECKING, Unpack
 
 from ._chunks import StreamChunk
-from ._deadlines import Deadline, install
 from ._errors import RemoteError
 from ._messages import Prompt
 from ._request import (
@@ -22,13 +19,10 @@ from ._request import (
 )
 from ._response import GenerationResponse
 from ._session import StreamSession
-from ._transport import (
-    body_bytes,
-    build_httpx_request,
-    default_client,
-    is_connect_timeout,
-    read_error_body,
-)
+from .transports import Transport, check_sync_client, sync_transport
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Stream", "generate", "generate_stream", "resume_stream"]
 
@@ -45,9 +39,9 @@ class Stream:
 
     __slots__ = ("__weakref__", "_chunks", "_session")
 
-    def __init__(self, session: StreamSession, client: httpx.Client) -> None:
+    def __init__(self, session: StreamSession, transport: Transport) -> None:
         self._session = session
-        self._chunks = _drive(session, client)
+        self._chunks = _drive(session, transport)
 
     def __iter__(self) -> Iterator[StreamChunk]:
         # The generator itself, so a for loop costs no Python call per chunk.
@@ -92,64 +86,41 @@ class Stream:
         return f"<rill.Stream {request.provider.name}/{request.call.model}>"
 
 
-def _drive(session: StreamSession, client: httpx.Client) -> Generator[StreamChunk, None, None]:
-    # Transports rill cannot wrap are checked against the deadlines between
-    # reads only (StreamSession.feed); see _deadlines.
-    install(client)
+def _drive(session: StreamSession, transport: Transport) -> Generator[StreamChunk, None, None]:
     attempt = 0
-    deadline = Deadline()
-    try:
-        while True:
-            session.start()
-            deadline.arm(session.deadline)
+    while True:
+        session.start()
+        try:
+            response = transport.send(session)
+        except RemoteError as exc:
+            error = exc
+        else:
             try:
-                response = client.send(
-                    build_httpx_request(client, session), stream=True, follow_redirects=False
-                )
-            except httpx.TimeoutException as exc:
-                error: RemoteError = session.expired(connecting=is_connect_timeout(exc))
-            except httpx.HTTPError as exc:
-                error = session.failure(exc)
-            else:
-                try:
-                    if session.begin(response.status_code, response.headers):
-                        callback = session.request.callback
-                        feed = session.feed
-                        for data in body_bytes(response):
-                            chunks = feed(data)
-                            # The caller's own code, run at each yield, is not
-                            # bound by this call's deadline.
-                            deadline.at = None
-                            if callback is None:
-                                yield from chunks
-                            else:
-                                for chunk in chunks:
-                                    callback(chunk)
-                                    yield chunk
-                            deadline.arm(session.after_read())
-                        chunks = session.end()
-                        deadline.at = None
-                        for chunk in chunks:
-                            if callback is not None:
+                if session.begin(response.status, response.headers):
+                    callback = session.request.callback
+                    feed = session.feed
+                    for data in response.body():
+                        chunks = feed(data)
+                        if callback is None:
+                            yield from chunks
+                        else:
+                            for chunk in chunks:
                                 callback(chunk)
-                            yield chunk
-                        return
-                    error = session.status_failure(read_error_body(response))
-                except httpx.TimeoutException:
-                    raise session.expired() from None
-                except httpx.HTTPError as exc:
-                    raise session.failure(exc) from None
-                except RemoteError as exc:
-                    raise session.fail(exc) from None
-                finally:
-                    response.close()
-            delay = session.retry_delay(error, attempt)
-            if delay is None:
-                raise error
-            time.sleep(delay)
-            attempt += 1
-    finally:
-        deadline.at = None
+                                yield chunk
+                        session.after_read()
+                    for chunk in session.end():
+                        if callback is not None:
+                            callback(chunk)
+                        yield chunk
+                    return
+                error = session.status_failure(response.read_error_body())
+            finally:
+                response.close()
+        delay = session.retry_delay(error, attempt)
+        if delay is None:
+            raise error
+        time.sleep(delay)
+        attempt += 1
 
 
 def generate_stream(
@@ -167,7 +138,8 @@ def generate_stream(
     """
     request = prepare_request(prompt, options, callback=callback)
     reject_async_callback(request)
-    return Stream(StreamSession(request), http_client or default_client())
+    check_sync_client(http_client)
+    return Stream(StreamSession(request), sync_transport(http_client))
 
 
 def generate(
@@ -197,4 +169,5 @@ def resume_stream(
     carries."""
     request = prepare_resume(response_id, options, callback=callback)
     reject_async_callback(request)
-    return Stream(StreamSession(request), http_client or default_client())
+    check_sync_client(http_client)
+    return Stream(StreamSession(request), sync_transport(http_client))

@@ -11,7 +11,7 @@ must complete by: before the first output, the earlier of the first-token and
 total deadlines (both fixed when the attempt or the call starts); after it,
 the earlier of the idle deadline (moved forward by each read that produced
 output, so keep-alive comments, pings and empty deltas do not extend it) and
-the total. The drivers hand that instant to the socket (``_deadlines``) and
+the total. The transports hand that instant to the socket and
 ask ``expired`` which bound it was when a read times out. Backoff sleeps are
 bounded by the total too: a ``Retry-After`` longer than what remains ends
 the call at once with the provider's error instead of sleeping.
@@ -60,9 +60,6 @@ _MAX_RETRY_AFTER = 60.0
 _INF = math.inf
 _now = time.perf_counter
 
-# An error body is read up to this size; the rest is not needed to report it.
-MAX_ERROR_BODY = 1 << 20
-
 
 class StreamSession:
     """Sans-IO state of one generation.
@@ -71,8 +68,8 @@ class StreamSession:
 
         session.start()                       # before each attempt
         # send the request with the socket bound by session.deadline
-        session.begin(status, headers)        # False: read at most MAX_ERROR_BODY
-        raise session.status_failure(body)    #   bytes, then (or retry: retry_delay)
+        session.begin(status, headers)        # False: read at most 1 MiB of
+        raise session.status_failure(body)    #   body, then (or retry: retry_delay)
         chunks = session.feed(data)           # per network read; yield them,
         session.after_read()                  #   then raise a failure they held
         chunks = session.end()                # at end of body
@@ -151,7 +148,7 @@ class StreamSession:
         """Response headers arrived. True when the body is a stream to feed;
         False when it is an error (or a redirect, which rill never follows:
         the request carries credentials) whose body the driver reads, up to
-        ``MAX_ERROR_BODY`` bytes, and passes to ``status_failure``."""
+        ``transports.MAX_ERROR_BODY`` bytes, and passes to ``status_failure``."""
         self._status = status
         self._headers = headers
         if status >= 300:
@@ -237,7 +234,7 @@ class StreamSession:
             if decoder.error is not None:
                 self.error = decoder.error
             elif now >= self.deadline:
-                # A transport that cannot bound each read (see _deadlines) is
+                # A transport that cannot bound each read (see transports) is
                 # still stopped here, at the first read past the deadline.
                 self.error = self.expired()
         if self.error is not None:

@@ -147,7 +147,7 @@ def test_stream_object_in_each_providers_mode(rill_emulator: Emulator, provider:
 @pytest.mark.parametrize("provider", list(PROVIDERS))
 async def test_astream_object(rill_emulator: Emulator, provider: str) -> None:
     model, kind = PROVIDERS[provider]
-    rill_emulator.enqueue(script(kind, DOC, tokens_per_second=2000))
+    rill_emulator.enqueue(script(kind, DOC, tokens_per_second=400))
     stream = rill.astream_object("A profile", Profile, **opts(rill_emulator, model))
     names = []
     async for partial in stream:

@@ -10,7 +10,6 @@ built-ins, so they cost nothing at import.
 from __future__ import annotations
 
 import threading
-from importlib.metadata import entry_points
 
 from .._errors import InvalidModelError, UnknownProviderError
 from ._provider import Provider
@@ -76,6 +75,10 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
+    # Imported here: importlib.metadata costs ~20 ms, which `import rill`
+    # does not pay unless a name outside the built-in registry is asked for.
+    from importlib.metadata import entry_points
+
     for ep in entry_points(group="rill.providers"):
         if ep.name in _providers:
             continue

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator
 from types import TracebackType
-from typing import Any, Generic, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
-import httpx
 from pydantic import BaseModel
 
 from .._async import AsyncStream, agenerate_stream
@@ -29,6 +28,10 @@ from .._response import GenerationResponse
 from ._modes import StructuredRequest
 from ._partial import Progress, StructuredValidationError
 from ._session import StructuredSession, check_schema, items_wrapper, structured_call
+
+if TYPE_CHECKING:
+    import aiohttp
+    import httpx
 
 __all__ = [
     "AsyncObjectStream",
@@ -272,7 +275,7 @@ def astream_object(
     prompt: Prompt,
     schema: type[M],
     *,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, M]:
     """Async twin of :func:`stream_object`."""
@@ -303,7 +306,7 @@ def astream_items(
     prompt: Prompt,
     item: type[T],
     *,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[Any, T]:
     """Async twin of :func:`stream_items`."""
@@ -334,7 +337,7 @@ def astream_patches(
     prompt: Prompt,
     schema: type[M],
     *,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, dict[str, Any]]:
     """Async twin of :func:`stream_patches`."""
@@ -373,7 +376,7 @@ async def agenerate_object(
     schema: type[M],
     *,
     max_retries_on_invalid: int = 0,
-    http_client: httpx.AsyncClient | None = None,
+    http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
     **options: Unpack[StructuredOptions],
 ) -> M:
     """Async twin of :func:`generate_object`."""

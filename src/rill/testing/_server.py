@@ -164,8 +164,11 @@ class Emulator:
             return self._connections_changed.wait_for(lambda: self._open == 0, timeout)
 
     async def await_closed(self, timeout: float = 5.0) -> bool:
-        """``wait_closed`` for async code: does not block the caller's loop."""
-        return await asyncio.to_thread(self.wait_closed, timeout)
+        """``wait_closed`` for async code, on any event loop (asyncio or
+        trio): does not block the caller's loop."""
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.wait_closed, timeout)
 
     # -- the server thread -------------------------------------------------
 
