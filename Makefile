@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.streaming
 	$(BIN)/python -m benchmarks.structured
+	$(BIN)/python -m benchmarks.concurrency
 
 # The same benchmarks with rill from another commit beside this tree, in one run:
 # make bench-base BASE=main~3 [ARGS="--quick"]
