@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 import time
 from collections import deque
@@ -50,9 +51,17 @@ class Emulator:
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, default: Script | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        default: Script | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        # With a server-side SSL context the emulator speaks HTTPS (for tests
+        # of CA bundles and proxies that tunnel with CONNECT).
+        self.ssl_context = ssl_context
         self.default: Script = default if default is not None else DEFAULT_SCRIPT
         self._port = port
         self._lock = threading.Lock()
@@ -129,12 +138,13 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        """``http://HOST:PORT``, with no path."""
-        return f"http://{self.host}:{self._port}"
+        """``http://HOST:PORT`` (``https`` with an SSL context), with no path."""
+        scheme = "http" if self.ssl_context is None else "https"
+        return f"{scheme}://{self.host}:{self._port}"
 
     @property
     def base_url(self) -> str:
-        """The OpenAI-style base URL, ``http://HOST:PORT/v1``."""
+        """The OpenAI-style base URL, ``URL/v1``."""
         return f"{self.url}/v1"
 
     def enqueue(self, *scripts: Script) -> None:
@@ -185,7 +195,7 @@ class Emulator:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         server = await asyncio.start_server(
-            self._connection, self.host, self._port, limit=MAX_HEAD_BYTES
+            self._connection, self.host, self._port, limit=MAX_HEAD_BYTES, ssl=self.ssl_context
         )
         self._port = server.sockets[0].getsockname()[1]
         self._ready.set()
