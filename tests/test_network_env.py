@@ -30,7 +30,8 @@ import trio
 import rill
 
 base = sys.argv[1]
-kw = dict(model="vllm/m", base_url=base, max_retries=0, timeout=rill.Timeouts(connect=5, first_token=10))
+timeouts = rill.Timeouts(connect=5, first_token=10)
+kw = dict(model="vllm/m", base_url=base, max_retries=0, timeout=timeouts)
 
 async def call():
     return (await rill.agenerate("Hi", **kw)).content
