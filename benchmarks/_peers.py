@@ -225,10 +225,13 @@ class RillSync(_Rill):
 
 
 class RillAsync(_Rill, _AsyncPeer):
+    """rill's async API with its defaults: the event loop's pooled transport
+    (aiohttp on asyncio), as the README recommends."""
+
     name = "rill async"
 
     async def _open(self, url: str) -> None:
-        self._client = self._httpx.AsyncClient(timeout=60)
+        self._client = None
         self._kwargs = self._options(url, self._client)
 
     async def _read(self) -> str:
@@ -248,7 +251,7 @@ class RillAsync(_Rill, _AsyncPeer):
         return stamp
 
     async def _close(self) -> None:
-        await self._client.aclose()
+        pass
 
 
 class RillAnthropicSync(RillSync):
