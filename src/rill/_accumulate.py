@@ -98,17 +98,19 @@ class Accumulator:
         """Fold ``chunk`` in; ``ProtocolError`` (and nothing folded) when a
         field does not have the type ``StreamChunk`` documents."""
         content = chunk.content
-        if (
-            content.__class__ is not str
-            or chunk.reasoning.__class__ is not str
-            or chunk.refusal.__class__ is not str
-        ):
+        if content.__class__ is not str:
+            raise ill_typed(chunk)
+        # Text fields other than content are checked where they are used:
+        # codecs default them to "" (or None), so a wrong type is truthy.
+        if chunk.reasoning and chunk.reasoning.__class__ is not str:
+            raise ill_typed(chunk)
+        if chunk.refusal and chunk.refusal.__class__ is not str:
             raise ill_typed(chunk)
         model = chunk.model
-        if model is not None and model.__class__ is not str:
+        if model.__class__ is not str and model is not None:
             raise ill_typed(chunk)
         rid = chunk.id
-        if rid is not None and rid.__class__ is not str:
+        if rid.__class__ is not str and rid is not None:
             raise ill_typed(chunk)
         try:
             state = self._choices.get(chunk.index)
@@ -120,11 +122,9 @@ class Accumulator:
             state = self._choices[chunk.index] = _ChoiceState()
         if chunk.tool_calls and not _calls_ok(chunk.tool_calls):
             raise ill_typed(chunk)
-        if chunk.finish_reason is not None or chunk.native_finish_reason is not None:
-            if not (
-                _optional_str(chunk.finish_reason) and _optional_str(chunk.native_finish_reason)
-            ):
-                raise ill_typed(chunk)
+        finish = chunk.finish_reason
+        if finish and not (finish.__class__ is str and _optional_str(chunk.native_finish_reason)):
+            raise ill_typed(chunk)
         if chunk.logprobs is not None and chunk.logprobs.__class__ is not list:
             raise ill_typed(chunk)
         if chunk.reasoning_signature is not None and chunk.reasoning_signature.__class__ is not str:
