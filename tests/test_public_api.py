@@ -44,3 +44,33 @@ def test_local_and_remote_errors_are_distinct() -> None:
     assert not issubclass(rill.RemoteError, rill.ConfigurationError)
     assert issubclass(rill.StreamError, rill.RemoteError)
     assert issubclass(rill.TimeoutError, rill.TransportError)
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= {sub, *_subclasses(sub)}
+    return found
+
+
+def test_every_error_is_exported_drawn_and_public() -> None:
+    """Walks the real hierarchy, so a new error that is not exported from
+    rill, not drawn in the tree of _errors' docstring, or that shows a
+    private module in tracebacks fails here."""
+    import pickle
+
+    import rill.structured
+
+    errors = {rill.RillError} | _subclasses(rill.RillError)
+    ours = {e for e in errors if e.__module__ in ("rill",) or e.__module__.startswith("rill.")}
+    assert len(ours) >= 22
+    doc = _errors.__doc__ or ""
+    for error in ours:
+        name = error.__name__
+        assert name in rill.__all__, f"{name} is not exported from rill"
+        assert getattr(rill, name) is error
+        assert f" {name} " in doc or f" {name}\n" in doc, f"{name} is not drawn in the tree"
+        assert error.__module__ == "rill", f"{name}.__module__ is {error.__module__}"
+    error = rill.ProtocolError("bad bytes")
+    assert repr(error) == "ProtocolError('bad bytes')"
+    assert type(pickle.loads(pickle.dumps(error))) is rill.ProtocolError

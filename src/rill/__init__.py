@@ -44,6 +44,7 @@ from .providers import Provider, register_provider
 if TYPE_CHECKING:
     from .structured import (
         AsyncObjectStream,
+        JsonStreamError,
         ObjectStream,
         Progress,
         StructuredValidationError,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 _LAZY = frozenset(
     {
         "AsyncObjectStream",
+        "JsonStreamError",
         "ObjectStream",
         "Progress",
         "StructuredValidationError",
@@ -106,6 +108,7 @@ __all__ = [
     "IncompleteStreamError",
     "InvalidModelError",
     "InvalidRequestError",
+    "JsonStreamError",
     "Message",
     "MessageRole",
     "MissingAPIKeyError",

@@ -12,21 +12,29 @@ catch anything else.
     │   ├── InvalidModelError
     │   ├── MissingAPIKeyError
     │   └── InvalidRequestError       empty messages, unknown role, n < 1, ...
-    └── RemoteError                   remote: the provider or network failed
-        ├── TransportError            could not talk to the server
-        │   ├── ConnectError
-        │   └── TimeoutError          connect, first token, idle gap, total
-        ├── APIStatusError            an HTTP error status (status, body, headers)
-        │   ├── RedirectError         3xx: never followed (.location)
-        │   ├── BadRequestError       400, 422
-        │   ├── AuthenticationError   401, 403
-        │   ├── NotFoundError         404
-        │   ├── RateLimitError        429 (with .retry_after)
-        │   └── ServerError           5xx
-        └── StreamError               failed after the response began (.partial)
-            ├── ProviderStreamError   the provider reported an error in the stream
-            ├── IncompleteStreamError the body ended before the stream was complete
-            └── ProtocolError         bytes that are not a valid stream
+    ├── RemoteError                   remote: the provider or network failed
+    │   ├── TransportError            could not talk to the server
+    │   │   ├── ConnectError
+    │   │   └── TimeoutError          connect, first token, idle gap, total
+    │   ├── APIStatusError            an HTTP error status (status, body, headers)
+    │   │   ├── RedirectError         3xx: never followed (.location)
+    │   │   ├── BadRequestError       400, 422
+    │   │   ├── AuthenticationError   401, 403
+    │   │   ├── NotFoundError         404
+    │   │   ├── RateLimitError        429 (with .retry_after)
+    │   │   └── ServerError           5xx
+    │   └── StreamError               failed after the response began (.partial)
+    │       ├── ProviderStreamError   the provider reported an error in the stream
+    │       ├── IncompleteStreamError the body ended before the stream was complete
+    │       └── ProtocolError         bytes that are not a valid stream
+    ├── JsonStreamError               structured: the text is not JSON, or nests
+    │                                 deeper than max_depth (.position)
+    └── StructuredValidationError     structured: the complete JSON does not
+                                      validate (.raw_text, .partial)
+
+The two structured errors live in ``rill.structured`` (loaded with it) and
+are exported from ``rill`` too; every error's ``__module__`` is ``rill``, so
+reprs and tracebacks show the public name.
 
 Every ``RemoteError`` raised once a response has begun carries ``.partial``:
 the :class:`~rill.GenerationResponse` accumulated up to the failure.
@@ -388,3 +396,7 @@ def provider_error_message(provider: str, error: Any) -> str:
     if not detail and isinstance(error, dict):
         detail = _error_detail({"error": error})
     return f"{provider} reported an error in the stream" + (f": {detail}" if detail else "")
+
+
+for _name in __all__:
+    globals()[_name].__module__ = "rill"

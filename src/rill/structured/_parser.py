@@ -639,3 +639,6 @@ class JsonStreamParser:
         where = _ENDED_IN.get(state, "")
         message = "no JSON value found" if state in (_START, _PROSE, _FENCE) else "incomplete JSON"
         raise self._fail(f"{message}: input ended {where}".rstrip(), self._pos, ops)
+
+
+JsonStreamError.__module__ = "rill"  # public as rill.JsonStreamError

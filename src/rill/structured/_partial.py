@@ -511,3 +511,6 @@ class ObjectTracker(Generic[M]):
         except StructuredValidationError as exc:
             exc.partial = self.partial
             raise
+
+
+StructuredValidationError.__module__ = "rill"  # public as rill.StructuredValidationError
