@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 
 from ._errors import InvalidRequestError
 
-__all__ = ["Message", "MessageRole", "Prompt", "normalize_messages", "portable_messages"]
+__all__ = ["Message", "MessageRole", "Prompt", "normalize_messages"]
 
 
 class MessageRole(enum.StrEnum):
@@ -93,24 +93,6 @@ def _role(value: object) -> MessageRole:
         raise InvalidRequestError(
             f"unknown message role {value!r}; expected one of {known}"
         ) from None
-
-
-def portable_messages(messages: tuple[Message, ...], codec: str) -> tuple[Message, ...]:
-    """``messages`` without provider-specific state (signatures, items) that
-    came from a provider whose wire format is not ``codec``."""
-    from dataclasses import replace
-
-    from .providers import get_provider, provider_names
-
-    def foreign(origin: str) -> bool:
-        return origin not in provider_names() or get_provider(origin).codec.name != codec
-
-    return tuple(
-        replace(m, reasoning_signature=None, items=None, origin=None)
-        if m.origin is not None and (m.items or m.reasoning_signature) and foreign(m.origin)
-        else m
-        for m in messages
-    )
 
 
 def normalize_messages(prompt: Prompt, *, system: str | None = None) -> tuple[Message, ...]:

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Required, TypedDict
 
 from ._errors import InvalidRequestError
-from ._messages import Message, Prompt, normalize_messages, portable_messages
+from ._messages import Message, Prompt, normalize_messages
 from ._params import GenerationParams, Timeouts, validate_params
 from ._tools import normalize_tool_choice, normalize_tools
-from .providers import Call, HTTPRequest, Provider, get_provider, resolve_model
+from .providers import (
+    Call,
+    HTTPRequest,
+    Provider,
+    get_provider,
+    provider_names,
+    resolve_model,
+)
 from .wire._limits import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = [
@@ -215,6 +222,23 @@ def reject_async_callback(request: PreparedRequest) -> None:
             "callback is a coroutine function, which the sync API cannot await; "
             "use agenerate_stream (or pass a plain function)"
         )
+
+
+def portable_messages(messages: tuple[Message, ...], codec: str) -> tuple[Message, ...]:
+    """``messages`` without provider-specific state (signatures, items) that
+    came from a provider whose wire format is not ``codec``. It lives here, with
+    request preparation, because it needs the provider registry, which the
+    value layer (``_messages``) must not import."""
+
+    def foreign(origin: str) -> bool:
+        return origin not in provider_names() or get_provider(origin).codec.name != codec
+
+    return tuple(
+        replace(m, reasoning_signature=None, items=None, origin=None)
+        if m.origin is not None and (m.items or m.reasoning_signature) and foreign(m.origin)
+        else m
+        for m in messages
+    )
 
 
 def _check_driver_options(max_retries: object, callback: object) -> None:

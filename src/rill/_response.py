@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:
-    from ._messages import Message
+from ._messages import Message, MessageRole
 
 __all__ = ["Choice", "GenerationResponse", "Timing", "ToolCall", "Usage"]
 
@@ -108,8 +107,6 @@ class GenerationResponse:
         """This response as the assistant turn of a continued conversation:
         text, tool calls, and the reasoning (with its signature) and provider
         items that some providers require to be sent back."""
-        from ._messages import Message, MessageRole
-
         picked = self.choices[choice] if self.choices else Choice()
         return Message(
             role=MessageRole.ASSISTANT,

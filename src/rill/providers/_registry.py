@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 from .._errors import InvalidModelError, UnknownProviderError
+from .._models import ModelName, bare_model_provider
 from ._provider import Provider
 
 __all__ = ["get_provider", "provider_names", "register_provider", "resolve_model"]
@@ -48,8 +49,6 @@ def get_provider(name: str) -> Provider:
 def resolve_model(model: str) -> tuple[Provider, str]:
     """Split ``"provider/model"`` (or a bare well-known model name) into the
     provider and the provider's own model id."""
-    from .._models import ModelName, bare_model_provider
-
     if isinstance(model, ModelName):
         model = model.value
     if not isinstance(model, str):
