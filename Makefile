@@ -16,7 +16,8 @@ demo: $(STAMP)
 	$(BIN)/rill demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m coverage run -m pytest
+	$(BIN)/python -m coverage report --format=total
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -2,46 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 WIRE = ROOT.parent / "shared" / "fixtures" / "wire"
 
-_KEY_VARS = (
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_ENDPOINT",
-    "GROQ_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "MISTRAL_API_KEY",
-    "OPENROUTER_API_KEY",
-    "TOGETHER_API_KEY",
-    "FIREWORKS_API_KEY",
-    "OLLAMA_HOST",
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "GEMINI_API_KEY",
-    "GEMINI_BASE_URL",
-    "GOOGLE_API_KEY",
-    "GOOGLE_CLOUD_PROJECT",
-    "GOOGLE_CLOUD_LOCATION",
-    "VERTEX_ACCESS_TOKEN",
-    "OLLAMA_API_KEY",
-    "CO_API_KEY",
-    "CO_API_URL",
-    "COHERE_API_KEY",
-    "VLLM_API_KEY",
-    "VLLM_BASE_URL",
-    "LLAMACPP_API_KEY",
-    "LLAMACPP_BASE_URL",
-    "LMSTUDIO_API_KEY",
-    "LMSTUDIO_BASE_URL",
-    "OPENAI_API_VERSION",
-    "TIKTOKEN_CACHE_DIR",
+
+def _environment_variables() -> frozenset[str]:
+    """Every variable rill reads: each registered provider's key and base-URL
+    variables, and any other name the source reads (found by its spelling),
+    so a new provider or setting is isolated without editing this file."""
+    from rill.providers import get_provider, provider_names
+
+    names = set()
+    for name in provider_names():
+        provider = get_provider(name)
+        names |= {*provider.api_key_env, *provider.base_url_env}
+    suffixes = "KEY|URL|HOST|PROJECT|LOCATION|TOKEN|VERSION|ENDPOINT|DIR"
+    spelled = re.compile(rf"[\"']([A-Z][A-Z0-9_]*_(?:{suffixes}))[\"']")
+    for path in (ROOT / "src" / "rill").rglob("*.py"):
+        names |= set(spelled.findall(path.read_text()))
+    return frozenset(names)
+
+
+_KEY_VARS = _environment_variables()
+
+# One hypothesis profile for every property test: reproducible in CI (no
+# example database, derandomized), no per-example deadline unless a test sets
+# one (the machines are shared and noisy).
+settings.register_profile(
+    "rill",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+settings.load_profile("rill")
 
 
 @pytest.fixture(autouse=True)
@@ -81,13 +81,3 @@ def anyio_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
 
         monkeypatch.setattr(transports, "_on_asyncio", lambda: False)
     return str(backend)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
-    """Run every ``async def`` test on anyio's plugin, without marking each.
-    The mark goes on before items are made, so parametrization still applies."""
-    import inspect
-
-    if collector.funcnamefilter(name) and inspect.iscoroutinefunction(obj):  # type: ignore[attr-defined]
-        pytest.mark.anyio(obj)

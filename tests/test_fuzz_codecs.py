@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rill import ProtocolError, RillError, StreamChunk
@@ -36,10 +36,7 @@ from .decoding import call
 
 FUZZ = settings(
     max_examples=60,
-    derandomize=True,
-    database=None,
     deadline=2000,  # ms per example: a decoder that hangs or goes quadratic fails
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 # ------------------------------------------------------------------- strategies

@@ -43,7 +43,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     values=st.lists(JSON_VALUES, max_size=6),
     indent=st.sampled_from([None, 2]),

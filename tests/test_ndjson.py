@@ -118,7 +118,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     values=st.lists(json_values, max_size=8),
     crlf=st.lists(st.booleans(), min_size=8, max_size=8),

@@ -126,7 +126,7 @@ def _sane(value: float | None) -> bool:
     return value is None or (value >= 0 and math.isfinite(value))
 
 
-@settings(max_examples=300, derandomize=True, database=None, deadline=500)
+@settings(max_examples=300, deadline=500)
 @given(st.text(max_size=60), st.text(max_size=20))
 def test_any_string_is_none_or_a_finite_non_negative_number(value: str, ms: str) -> None:
     assert _sane(after(value))
@@ -147,7 +147,7 @@ date_like = st.builds(
 )
 
 
-@settings(max_examples=300, derandomize=True, database=None, deadline=500)
+@settings(max_examples=300, deadline=500)
 @given(date_like)
 def test_any_date_like_string(value: str) -> None:
     assert _sane(after(value))

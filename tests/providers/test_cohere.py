@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rill
@@ -253,7 +253,7 @@ SPLIT_BODIES = ["corpus", *OWN_BODIES]
 
 
 @pytest.mark.parametrize("name", SPLIT_BODIES)
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15)
 @given(data=st.data())
 def test_any_byte_split_gives_the_same_result(name: str, data: st.DataObject) -> None:
     if name == "corpus":

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rill
@@ -376,7 +376,7 @@ SPLIT_BODIES = [(p.name, p, "generate" in p.name) for p in BODIES] + [
 @pytest.mark.parametrize(
     ("name", "source", "generate"), SPLIT_BODIES, ids=[s[0] for s in SPLIT_BODIES]
 )
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15)
 @given(data=st.data())
 def test_any_byte_split_gives_the_same_result(
     name: str, source: Path | bytes, generate: bool, data: st.DataObject

@@ -32,7 +32,7 @@ from typing import Any
 import openai
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rill
@@ -217,7 +217,7 @@ def decode(body: bytes, cuts: list[int]) -> tuple[list[Any], Any]:
 
 
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15)
 @given(data=st.data())
 def test_any_byte_split_gives_the_same_result(path: Path, data: st.DataObject) -> None:
     require_wire()

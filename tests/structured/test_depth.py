@@ -69,7 +69,7 @@ def test_a_close_carries_the_path_its_start_carried() -> None:
     assert sorted(map(id, starts)) == sorted(map(id, closes))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     depth=st.integers(1, 3000),
     pattern=st.text(alphabet="{[", min_size=1, max_size=5),

@@ -14,7 +14,7 @@ from rill.structured import JsonStreamError, JsonStreamParser
 
 assert issubclass(JsonStreamError, RillError)
 
-FUZZ = settings(max_examples=300, derandomize=True, database=None, deadline=1000)
+FUZZ = settings(max_examples=300, deadline=1000)
 
 json_text = st.recursive(
     st.none()
