@@ -219,13 +219,7 @@ class StreamSession:
             chunks, self.error = [], exc
         except Exception as exc:  # a shape no codec check foresaw: never untyped
             chunks, self.error = [], self._undecodable(exc)
-        taken = accumulator.chunks
-        add = accumulator.add
-        try:
-            for chunk in chunks:
-                add(chunk)
-        except ProtocolError as exc:
-            self._refuse(chunks, accumulator.chunks - taken, exc)
+        self._accumulate(chunks)
         self._read_at = now = _now()
         if accumulator.output_chars != before:
             self.timing.output(now)
@@ -366,7 +360,7 @@ class StreamSession:
         self._redactor.scrub_error(error)
 
     def _accumulate(self, chunks: list[StreamChunk]) -> None:
-        """Fold ``chunks`` in (``feed`` inlines this loop)."""
+        """Fold ``chunks`` into the accumulator."""
         accumulator = self.accumulator
         taken = accumulator.chunks
         add = accumulator.add
