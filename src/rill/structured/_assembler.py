@@ -148,13 +148,13 @@ class Assembler:
         spine = self._spine
         done: list[Path] = []
         for op in ops:
-            t = type(op)
-            if t is AppendString:
+            if type(op) is AppendString:
                 if self._str_parts is None:
                     raise ValueError(f"{op!r}: no string is open")
-                self._str_parts.append(op.text)  # type: ignore[union-attr]
+                self._str_parts.append(op.text)
                 self._str_dirty = True
                 continue
+            t = type(op)
             if t is Close:
                 path = op.path
                 if self._str_parts is not None:
@@ -174,8 +174,8 @@ class Assembler:
             path = op.path
             if len(path) != len(stack) or self._str_parts is not None:
                 raise ValueError(f"{op!r} is out of order")
-            if t is SetScalar:
-                value: Any = op.value  # type: ignore[union-attr]
+            if type(op) is SetScalar:
+                value: Any = op.value
             elif t is StartObject:
                 value = {}
             elif t is StartArray:

@@ -234,13 +234,13 @@ class LivePartial:
         """Bring the partial object up to date with ``ops``."""
         stack = self._stack
         for op in ops:
-            t = type(op)
-            if t is AppendString:
+            if type(op) is AppendString:
                 if self._str_target is not None:  # shown: refresh it
-                    text = self._str_text + op.text  # type: ignore[union-attr]
+                    text = self._str_text + op.text
                     self._str_text = text
                     self._str_target[self._str_slot] = text
                 continue
+            t = type(op)
             if t is Close:
                 if len(op.path) == len(stack):  # the open string: strings have no frame
                     if stack:
@@ -258,9 +258,9 @@ class LivePartial:
                     elif frame.kind == _MODEL:
                         frame.obj.__pydantic_private__[COMPLETE].update(self._shape.names)
                 continue
-            if t is SetScalar:
+            if type(op) is SetScalar:
                 if stack:
-                    self._complete(stack[-1], op.path[-1], op.value)  # type: ignore[union-attr]
+                    self._complete(stack[-1], op.path[-1], op.value)
                 continue
             self._start(t, op.path)
 

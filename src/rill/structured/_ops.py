@@ -16,13 +16,18 @@ So a consumer learns that the value at ``path`` is complete from exactly one
 ``SetScalar`` or ``Close`` op. Splitting the input differently changes only how
 strings are delivered; see ``coalesce``.
 
-The op classes are small immutable-by-convention ``__slots__`` objects: one is
-created per value, and one per growing string per chunk, so they must be cheap.
+The op classes are small ``slots`` dataclasses, immutable by convention (a
+frozen dataclass costs more to build): one is created per value, and one per
+growing string per chunk, so they must be cheap. Equality compares the class
+and fields; ``SetScalar`` also compares the value's type (JSON ``1`` is not
+``true``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Any
 
 __all__ = [
     "AppendString",
@@ -44,92 +49,57 @@ Scalar = str | int | float | bool | None
 """What ``SetScalar`` carries: the values ``json.loads`` gives for JSON scalars."""
 
 
+def _positional_repr(op: Any) -> str:
+    """``StartObject(('a',))``: fields by position, as the ops are built."""
+    shown = ", ".join(repr(getattr(op, field.name)) for field in fields(op))
+    return f"{type(op).__name__}({shown})"
+
+
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class StartObject:
     """An empty object now exists at ``path``."""
 
-    __slots__ = ("path",)
-    __match_args__ = ("path",)
+    path: Path
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is StartObject and other.path == self.path
-
-    def __hash__(self) -> int:
-        return hash((StartObject, self.path))
-
-    def __repr__(self) -> str:
-        return f"StartObject({self.path!r})"
+    __repr__ = _positional_repr
 
 
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class StartArray:
     """An empty array now exists at ``path``."""
 
-    __slots__ = ("path",)
-    __match_args__ = ("path",)
+    path: Path
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is StartArray and other.path == self.path
-
-    def __hash__(self) -> int:
-        return hash((StartArray, self.path))
-
-    def __repr__(self) -> str:
-        return f"StartArray({self.path!r})"
+    __repr__ = _positional_repr
 
 
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class StartString:
     """An empty, still growing string now exists at ``path``."""
 
-    __slots__ = ("path",)
-    __match_args__ = ("path",)
+    path: Path
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is StartString and other.path == self.path
-
-    def __hash__(self) -> int:
-        return hash((StartString, self.path))
-
-    def __repr__(self) -> str:
-        return f"StartString({self.path!r})"
+    __repr__ = _positional_repr
 
 
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class AppendString:
     """Extend the open string at ``path`` by ``text`` (never empty)."""
 
-    __slots__ = ("path", "text")
-    __match_args__ = ("path", "text")
+    path: Path
+    text: str
 
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.text = text
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is AppendString and (other.path, other.text) == (self.path, self.text)
-
-    def __hash__(self) -> int:
-        return hash((AppendString, self.path, self.text))
-
-    def __repr__(self) -> str:
-        return f"AppendString({self.path!r}, {self.text!r})"
+    __repr__ = _positional_repr
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class SetScalar:
     """A complete scalar ``value`` at ``path``."""
 
-    __slots__ = ("path", "value")
-    __match_args__ = ("path", "value")
+    path: Path
+    value: Scalar
 
-    def __init__(self, path: Path, value: Scalar) -> None:
-        self.path = path
-        self.value = value
+    __repr__ = _positional_repr
 
     def __eq__(self, other: object) -> bool:
         # Compare types too: 1 == 1.0 == True in Python, but not in JSON.
@@ -143,27 +113,14 @@ class SetScalar:
     def __hash__(self) -> int:
         return hash((SetScalar, self.path, type(self.value), self.value))
 
-    def __repr__(self) -> str:
-        return f"SetScalar({self.path!r}, {self.value!r})"
 
-
+@dataclass(slots=True, unsafe_hash=True, repr=False)
 class Close:
     """The container or string at ``path`` is complete."""
 
-    __slots__ = ("path",)
-    __match_args__ = ("path",)
+    path: Path
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is Close and other.path == self.path
-
-    def __hash__(self) -> int:
-        return hash((Close, self.path))
-
-    def __repr__(self) -> str:
-        return f"Close({self.path!r})"
+    __repr__ = _positional_repr
 
 
 Op = StartObject | StartArray | StartString | AppendString | SetScalar | Close
