@@ -64,6 +64,13 @@ def require_wire() -> None:
         pytest.skip(f"recorded provider streams not found at {WIRE} (../shared is absent)")
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test (or parameter) marked ``shared`` reads the recorded corpus:
+    ``-m shared`` selects all of them, and they skip when it is absent."""
+    if item.get_closest_marker("shared") is not None:
+        require_wire()
+
+
 @pytest.fixture(
     params=[
         pytest.param(("asyncio", "aiohttp"), id="asyncio-aiohttp"),

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rill import ProtocolError
 from rill.wire import JSONArrayDecoder
 
-from .conftest import require_wire, wire_files
+from .conftest import wire_files
 
 
 def decode_all(body: bytes, cuts: list[int]) -> tuple[list[Any], bool]:
@@ -133,8 +133,8 @@ def test_consumed_bytes_are_dropped() -> None:
         assert len(decoder._buf) < 2 * len(element)
 
 
+@pytest.mark.shared
 def test_gemini_recordings() -> None:
-    require_wire()
     bodies = wire_files("gemini", "*.json")
     assert bodies
     for path in bodies:

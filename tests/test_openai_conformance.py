@@ -29,7 +29,7 @@ from rill import GenerationResponse
 from rill.providers import OpenAIChatCodec
 from rill.testing import Emulator, Script
 
-from .conftest import require_wire, wire_files
+from .conftest import wire_files
 from .decoding import call, decode_split
 
 BODIES = wire_files("openai-chat") + wire_files("openai-compat")
@@ -118,9 +118,9 @@ def emulator() -> Any:
         yield emu
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
 def test_matches_the_openai_sdk(emulator: Emulator, path: Path) -> None:
-    require_wire()
     body, n = path.read_bytes(), choices_for(path)
     if path.name in ERRORS:
         with pytest.raises(openai.APIError):
@@ -161,15 +161,15 @@ def test_matches_the_openai_sdk(emulator: Emulator, path: Path) -> None:
         assert response.model == sdk.model
 
 
+@pytest.mark.shared
 def test_groq_usage_inside_x_groq(emulator: Emulator) -> None:
-    require_wire()
     [path] = [p for p in BODIES if p.name == "groq-tool-call-reasoning.sse"]
     usage = rill_generate(emulator, path.read_bytes(), 1).usage
     assert (usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens) == (304, 49, 23)
 
 
+@pytest.mark.shared
 def test_azure_filter_chunk_is_not_usage(emulator: Emulator) -> None:
-    require_wire()
     [path] = [p for p in BODIES if p.name.startswith("azure-prompt-filter")]
     emulator.enqueue(Script.of_body(path.read_bytes()))
     stream = rill.generate_stream("x", model="vllm/m", base_url=emulator.base_url)
@@ -186,11 +186,11 @@ def decode(body: bytes, cuts: list[int], n: int) -> tuple[list[Any], Any]:
     return decode_split(OpenAIChatCodec().stream_decoder(call(n=n)), body, cuts)
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
 @settings(max_examples=15)
 @given(data=st.data())
 def test_any_byte_split_gives_the_same_result(path: Path, data: st.DataObject) -> None:
-    require_wire()
     body, n = path.read_bytes(), choices_for(path)
     whole = decode(body, [], n)
     cuts = data.draw(st.lists(st.integers(0, len(body)), max_size=40))

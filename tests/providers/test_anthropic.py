@@ -30,7 +30,7 @@ from rill import GenerationResponse, Message, MessageRole
 from rill.providers import Call, get_provider
 from rill.testing import Emulator, Script
 
-from ..conftest import require_wire, wire_files
+from ..conftest import wire_files
 from ..decoding import call, decode_split
 
 BODIES = wire_files("anthropic")
@@ -125,14 +125,14 @@ FINISH = {
 }
 
 
+@pytest.mark.shared
 def test_the_corpus_is_there() -> None:
-    require_wire()
     assert len(BODIES) >= 20
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
 def test_matches_the_anthropic_sdk(emulator: Emulator, path: Path) -> None:
-    require_wire()
     body = path.read_bytes()
     expected = sdk_view(sdk_final(emulator, body))
     response = rill_generate(emulator, body)
@@ -151,8 +151,8 @@ def test_matches_the_anthropic_sdk(emulator: Emulator, path: Path) -> None:
     assert response.usage.total_tokens == sum(expected["usage"][:2])
 
 
+@pytest.mark.shared
 def test_usage_of_message_delta_replaces_that_of_message_start(emulator: Emulator) -> None:
-    require_wire()
     [path] = wire_files("anthropic", "pai-an-code-exec-thinking.sse")
     emulator.enqueue(Script.of_body(path.read_bytes()))
     stream = rill.generate_stream("x", model="anthropic/m", base_url=emulator.url, api_key="k")
@@ -161,8 +161,8 @@ def test_usage_of_message_delta_replaces_that_of_message_start(emulator: Emulato
     assert stream.response.usage.completion_tokens == 304
 
 
+@pytest.mark.shared
 def test_tool_calls_are_numbered_among_tool_calls(emulator: Emulator) -> None:
-    require_wire()
     [path] = wire_files("anthropic", "pai-an-tool-search-tool-use.sse")
     emulator.enqueue(Script.of_body(path.read_bytes()))
     chunks = list(
@@ -177,8 +177,8 @@ def test_tool_calls_are_numbered_among_tool_calls(emulator: Emulator) -> None:
     assert server["input"] == {"query": "USD EUR exchange rate currency conversion"}
 
 
+@pytest.mark.shared
 def test_thinking_round_trips_through_to_message(emulator: Emulator) -> None:
-    require_wire()
     [path] = wire_files("anthropic", "llma-haiku45-thinking-then-tool.sse")
     response = rill_generate(emulator, path.read_bytes())
     message = response.to_message()
@@ -215,11 +215,11 @@ def decode(body: bytes, cuts: list[int]) -> tuple[list[Any], Any]:
     return decode_split(get_provider("anthropic").codec.stream_decoder(call()), body, cuts)
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
 @settings(max_examples=15)
 @given(data=st.data())
 def test_any_byte_split_gives_the_same_result(path: Path, data: st.DataObject) -> None:
-    require_wire()
     body = path.read_bytes()
     whole = decode(body, [])
     assert whole[1][3], "every recording ends with message_stop"

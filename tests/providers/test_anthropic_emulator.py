@@ -19,7 +19,7 @@ from rill.testing import Emulator, Fault, Reply, Script, ScriptedToolCall
 from rill.testing._anthropic import AnthropicEncoder
 from rill.testing._script import RecordedRequest
 
-from ..conftest import require_wire, wire_files
+from ..conftest import wire_files
 
 MODEL = "anthropic/claude-sonnet-4-5"
 TURN = Script(
@@ -227,8 +227,8 @@ OVERLOADED = (
 )
 
 
+@pytest.mark.shared
 def test_http_429_is_a_rate_limit_error(emu: Emulator) -> None:
-    require_wire()
     [path] = wire_files("anthropic", "an-error-429-rate-limit.json")
     emu.enqueue(Script.of_status(429, error_body=path.read_bytes(), headers={"retry-after": "7"}))
     with pytest.raises(rill.RateLimitError) as info:

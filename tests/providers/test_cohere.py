@@ -19,7 +19,7 @@ from rill.providers._cohere import CohereCodec
 from rill.providers._cohere_stream import CohereDecoder
 from rill.testing import Emulator, Reply, Script, ScriptedToolCall
 
-from ..conftest import WIRE, require_wire
+from ..conftest import WIRE
 from ..decoding import decode_split
 
 CORPUS = WIRE / "other" / "cohere-v2-tool-calls.sse"
@@ -121,8 +121,8 @@ def serve(emu: Emulator, body: bytes, **kw: Any) -> GenerationResponse:
 # -------------------------------------------------------- the recorded corpus
 
 
+@pytest.mark.shared
 def test_corpus_body_over_http(emu: Emulator) -> None:
-    require_wire()
     emu.enqueue(Script.of_body(CORPUS.read_bytes()))
     stream = rill.generate_stream("x", model="cohere/command-r", base_url=emu.url, api_key="k")
     chunks = list(stream)
@@ -249,7 +249,7 @@ def decode(body: bytes, cuts: list[int]) -> tuple[list[Any], Any]:
     return decode_split(CohereDecoder("cohere", "m"), body, cuts)
 
 
-SPLIT_BODIES = ["corpus", *OWN_BODIES]
+SPLIT_BODIES = [pytest.param("corpus", marks=pytest.mark.shared), *OWN_BODIES]
 
 
 @pytest.mark.parametrize("name", SPLIT_BODIES)
@@ -257,7 +257,6 @@ SPLIT_BODIES = ["corpus", *OWN_BODIES]
 @given(data=st.data())
 def test_any_byte_split_gives_the_same_result(name: str, data: st.DataObject) -> None:
     if name == "corpus":
-        require_wire()
         body = CORPUS.read_bytes()
     else:
         body = OWN_BODIES[name]

@@ -32,7 +32,7 @@ from rill.providers import get_provider
 from rill.providers._gemini import GeminiCodec
 from rill.testing import Emulator, Fault, Reply, Script, ScriptedToolCall
 
-from ..conftest import require_wire, wire_files
+from ..conftest import wire_files
 from ..decoding import call, decode_split
 
 BODIES = wire_files("gemini", "*.sse") + wire_files("gemini", "*.json")
@@ -197,8 +197,8 @@ EXPECTED: dict[str, Expected] = {
 }
 
 
+@pytest.mark.shared
 def test_every_recording_has_expectations() -> None:
-    require_wire()
     assert sorted(EXPECTED) == sorted(IDS)
 
 
@@ -222,9 +222,9 @@ def check_text(value: str, expected: str | Text) -> None:
         assert value == expected
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
 def test_recorded_bodies(emu: Emulator, path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    require_wire()
     expected = EXPECTED[path.name]
     response = serve(emu, path, monkeypatch)
     check_text(response.content, expected.content)
@@ -269,8 +269,8 @@ def test_recorded_bodies(emu: Emulator, path: Path, monkeypatch: pytest.MonkeyPa
     assert request.query == {"alt": "sse"}
 
 
+@pytest.mark.shared
 def test_grounding_metadata_is_kept(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    require_wire()
     [path] = [p for p in BODIES if p.name == "pai-gem-25pro-grounding.sse"]
     [item] = serve(emu, path, monkeypatch).items
     grounding = item["groundingMetadata"]
@@ -280,8 +280,8 @@ def test_grounding_metadata_is_kept(emu: Emulator, monkeypatch: pytest.MonkeyPat
     assert grounding["searchEntryPoint"]["renderedContent"].startswith("<style>")
 
 
+@pytest.mark.shared
 def test_each_function_call_is_one_whole_delta(emu: Emulator) -> None:
-    require_wire()
     [path] = [p for p in BODIES if p.name == "pai-gem-20flash-function-call.sse"]
     emu.enqueue(Script.of_body(path.read_bytes()))
     stream = rill.generate_stream("x", model="gemini/m", base_url=emu.url, api_key="k")
@@ -292,9 +292,9 @@ def test_each_function_call_is_one_whole_delta(emu: Emulator) -> None:
     assert chunk.finish_reason == "tool_calls" and chunk.raw["responseId"] == stream.response.id
 
 
+@pytest.mark.shared
 def test_the_recorded_requests_are_what_rill_builds() -> None:
     """The two plain requests of the corpus, rebuilt from rill's arguments."""
-    require_wire()
     folder = BODIES[0].parent
     recorded = json.loads((folder / "pai-gem-20flash-text.request.json").read_text())
     built = body_of(
@@ -335,11 +335,11 @@ def decode(body: bytes, cuts: list[int], n: int = 1) -> tuple[list[Any], Any]:
     return decode_split(GeminiCodec().stream_decoder(call(n=n)), body, cuts)
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
 @settings(max_examples=15)
 @given(data=st.data())
 def test_any_byte_split_gives_the_same_result(path: Path, data: st.DataObject) -> None:
-    require_wire()
     body = path.read_bytes()
     whole = decode(body, [])
     assert whole[1][1] is type(None) and whole[1][3]  # no error, complete

@@ -21,7 +21,7 @@ from rill.providers._ollama import OllamaChatCodec, OllamaGenerateCodec, ollama_
 from rill.providers._ollama_stream import OllamaDecoder
 from rill.testing import Emulator, Reply, Script, ScriptedToolCall
 
-from ..conftest import require_wire, wire_files
+from ..conftest import wire_files
 from ..decoding import decode_split
 
 NDJSON = "application/x-ndjson"
@@ -218,14 +218,14 @@ CORPUS_EXPECTED: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.mark.shared
 def test_every_corpus_body_has_an_expected_result() -> None:
-    require_wire()
     assert {p.name for p in BODIES} == set(CORPUS_EXPECTED)
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=[p.name for p in BODIES])
 def test_corpus_over_http(emu: Emulator, path: Path) -> None:
-    require_wire()
     expected = CORPUS_EXPECTED[path.name]
     emu.enqueue(Script.of_body(path.read_bytes(), content_type=NDJSON))
     stream = rill.generate_stream("x", model=f"{expected['provider']}/llama3", base_url=emu.url)
@@ -368,21 +368,19 @@ def decode(body: bytes, cuts: list[int], generate: bool) -> tuple[list[Any], Any
     return decode_split(OllamaDecoder("ollama", generate=generate), body, cuts)
 
 
-SPLIT_BODIES = [(p.name, p, "generate" in p.name) for p in BODIES] + [
-    (name, body, generate) for name, (body, generate) in OWN_BODIES.items()
-]
+SPLIT_BODIES = [
+    pytest.param(p.name, p, "generate" in p.name, marks=pytest.mark.shared, id=p.name)
+    for p in BODIES
+] + [pytest.param(name, body, generate, id=name) for name, (body, generate) in OWN_BODIES.items()]
 
 
-@pytest.mark.parametrize(
-    ("name", "source", "generate"), SPLIT_BODIES, ids=[s[0] for s in SPLIT_BODIES]
-)
+@pytest.mark.parametrize(("name", "source", "generate"), SPLIT_BODIES)
 @settings(max_examples=15)
 @given(data=st.data())
 def test_any_byte_split_gives_the_same_result(
     name: str, source: Path | bytes, generate: bool, data: st.DataObject
 ) -> None:
     if isinstance(source, Path):
-        require_wire()
         source = source.read_bytes()
     body = source
     whole = decode(body, [], generate)

@@ -40,7 +40,7 @@ from rill import GenerationResponse, Message, MessageRole, ToolCall
 from rill.providers._openai_responses import OpenAIResponsesCodec
 from rill.testing import Emulator, Fault, Reply, Script, ScriptedToolCall
 
-from ..conftest import require_wire, wire_files
+from ..conftest import wire_files
 from ..decoding import call, decode_split
 
 BODIES = wire_files("openai-responses")
@@ -153,9 +153,9 @@ def _item_key(kind: str, item_id: str | None) -> tuple[str, str | None]:
     return (kind, item_id if kind in ("message", "function_call") else None)
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
 def test_matches_the_openai_sdk(emulator: Emulator, sdk: openai.OpenAI, path: Path) -> None:
-    require_wire()
     expected = sdk_view(sdk_final(sdk, emulator, path))
     got = rill_view(rill_final(emulator, path))
     expected_lp, got_lp = expected.pop("logprobs"), got.pop("logprobs")
@@ -167,8 +167,8 @@ def test_matches_the_openai_sdk(emulator: Emulator, sdk: openai.OpenAI, path: Pa
         assert mine["logprob"] == pytest.approx(theirs["logprob"], abs=1e-5)
 
 
+@pytest.mark.shared
 def test_corpus_specifics(emulator: Emulator) -> None:
-    require_wire()
     by_name = {p.name: p for p in BODIES}
     summary = rill_final(emulator, by_name["pai-resp-o3mini-reasoning-summary.sse"])
     assert summary.reasoning.count("\n\n**") == 3  # four summary parts, four paragraphs
@@ -179,8 +179,8 @@ def test_corpus_specifics(emulator: Emulator) -> None:
     assert len(rill_final(emulator, by_name["pai-resp-logprobs.sse"]).logprobs or ()) == 9
 
 
+@pytest.mark.shared
 def test_chunks_carry_the_sequence_number(emulator: Emulator) -> None:
-    require_wire()
     [path] = [p for p in BODIES if p.name == "llm-resp-gpt55-basic.sse"]
     emulator.enqueue(Script.of_body(path.read_bytes()))
     chunks = list(rill.generate_stream("x", model=MODEL, base_url=emulator.base_url, api_key="k"))
@@ -196,11 +196,11 @@ def final_object(body: bytes) -> bytes:
     raise AssertionError("no response.completed event")
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
 def test_the_stream_adds_up_to_the_whole_response(emulator: Emulator, path: Path) -> None:
     """A non-streamed body (the final ``response`` object) decodes to what the
     stream accumulated, also when it is served under ``text/event-stream``."""
-    require_wire()
     streamed = rill_view(rill_final(emulator, path))
     whole = rill_view(generate(emulator, Script.of_body(final_object(path.read_bytes()))))
     for view in (streamed, whole):
@@ -216,11 +216,11 @@ def decode(body: bytes, cuts: list[int]) -> tuple[list[Any], Any]:
     return decode_split(OpenAIResponsesCodec().stream_decoder(call()), body, cuts)
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("path", BODIES, ids=IDS)
 @settings(max_examples=15)
 @given(data=st.data())
 def test_any_byte_split_gives_the_same_result(path: Path, data: st.DataObject) -> None:
-    require_wire()
     body = path.read_bytes()
     whole = decode(body, [])
     assert whole[1][3]  # complete
@@ -415,8 +415,8 @@ async def test_async_generate(emulator: Emulator) -> None:
 # ------------------------------------------------------------------ resume
 
 
+@pytest.mark.shared
 def test_resume_a_recorded_background_stream(emulator: Emulator) -> None:
-    require_wire()
     [path] = [p for p in BODIES if p.name == RESUMED]
     emulator.enqueue(Script.of_body(path.read_bytes()))
     with rill.resume_stream(
