@@ -77,24 +77,61 @@ class ChunkDecoder(Protocol):
     """
 
     error: RemoteError | None
+    """The failure found so far (a ``ProviderStreamError`` the provider
+    reported, or a ``ProtocolError``), or None. Once set, the stream is over:
+    the session raises it after delivering the chunks that preceded it."""
 
     @property
-    def complete(self) -> bool: ...
+    def complete(self) -> bool:
+        """True once the provider signalled the end of the stream (a final
+        event, ``[DONE]``, every choice finished), so that a body ending
+        before then is reported as ``IncompleteStreamError``."""
+        ...
 
-    def feed(self, data: bytes) -> list[StreamChunk]: ...
+    def feed(self, data: bytes) -> list[StreamChunk]:
+        """One network read of the body, split anywhere (inside an event, a
+        UTF-8 character or a JSON string): the chunks it completed, in order.
+        Must not raise for anything the server sent: a failure goes into
+        ``error``, after the chunks decoded before it. Its cost must be linear
+        in the bytes fed, and what it keeps bounded by ``Call.max_event_bytes``."""
+        ...
 
-    def flush(self) -> list[StreamChunk]: ...
+    def flush(self) -> list[StreamChunk]:
+        """The body ended: the chunks of a last event that lacked its
+        terminator, or of a whole (non-streamed) body sent instead of a
+        stream. Failures go into ``error`` as for ``feed``."""
+        ...
 
 
 class Codec(Protocol):
-    """A wire format."""
+    """A wire format, sans-IO: what to send for a ``Call`` and how to read
+    what comes back. Endpoints (base URL, auth header, environment variables)
+    are the ``Provider``'s, so one codec serves every vendor of its format.
+    Register a provider with ``register_provider`` (or the ``rill.providers``
+    entry-point group); see "Adding a provider" in ``docs/guide.md``."""
 
     name: str
+    """The format's name (``openai-chat``, ``anthropic``, ...): messages carry
+    it as their origin, so state only this format understands (signatures,
+    items) is sent back only to it."""
 
-    def build_body(self, call: Call) -> dict[str, Any]: ...
+    def build_body(self, call: Call) -> dict[str, Any]:
+        """The JSON request body for ``call``: messages, tools and
+        parameters rendered in this format, ``call.extra_body`` merged last.
+        Raises ``InvalidRequestError`` for what the format cannot express."""
+        ...
 
-    def path(self, call: Call) -> str: ...
+    def path(self, call: Call) -> str:
+        """The request path under the provider's base URL
+        (``/chat/completions``, or one that names the model)."""
+        ...
 
-    def stream_decoder(self, call: Call) -> ChunkDecoder: ...
+    def stream_decoder(self, call: Call) -> ChunkDecoder:
+        """A new decoder for one streamed response to ``call``."""
+        ...
 
-    def decode_response(self, body: bytes) -> list[StreamChunk]: ...
+    def decode_response(self, body: bytes) -> list[StreamChunk]:
+        """A whole non-streamed response body: one chunk per choice. Raises
+        ``ProviderStreamError`` for an error object and ``ProtocolError`` for
+        anything else it cannot read (``providers._failures.decode_body``)."""
+        ...

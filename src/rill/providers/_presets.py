@@ -162,4 +162,21 @@ def _openai_compatible() -> list[Provider]:
             api_key_env=("FIREWORKS_API_KEY",),
             base_url_env=("FIREWORKS_BASE_URL",),
         ),
+        Provider(
+            "xai",
+            compat,
+            "https://api.x.ai/v1",
+            api_key_env=("XAI_API_KEY",),
+            base_url_env=("XAI_BASE_URL",),
+        ),
+        # Perplexity has no version in its path, reports usage on its own and
+        # has no tool calling (the server says so if tools are sent).
+        Provider(
+            "perplexity",
+            compat,
+            "https://api.perplexity.ai",
+            api_key_env=("PERPLEXITY_API_KEY", "PPLX_API_KEY"),
+            base_url_env=("PERPLEXITY_BASE_URL",),
+            stream_usage=False,
+        ),
     ]
