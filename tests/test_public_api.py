@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,36 @@ def test_every_error_is_exported_drawn_and_public() -> None:
     error = rill.ProtocolError("bad bytes")
     assert repr(error) == "ProtocolError('bad bytes')"
     assert type(pickle.loads(pickle.dumps(error))) is rill.ProtocolError
+
+
+def _public(cls: type) -> set[str]:
+    return {name for name in dir(cls) if not name.startswith("_")}
+
+
+@pytest.mark.parametrize(
+    ("sync", "async_"),
+    [
+        (rill.Stream, rill.AsyncStream),
+        (rill.ObjectStream, rill.AsyncObjectStream),
+    ],
+)
+def test_every_sync_name_has_its_async_twin(sync: type, async_: type) -> None:
+    """The same name when it does no I/O (``response``), the ``a``-prefixed
+    name when it does (``close`` / ``aclose``, ``final`` / ``afinal``)."""
+    deprecated = {"until_done"}  # AsyncStream's old name for auntil_done
+    sync_names, async_names = _public(sync), _public(async_) - deprecated
+    for name in sync_names:
+        assert name in async_names or f"a{name}" in async_names, f"{async_.__name__} lacks {name}"
+    for name in async_names:
+        twin = name[1:] if name.startswith("a") and name[1:] in sync_names else name
+        assert twin in sync_names, f"{sync.__name__} lacks the twin of {name}"
+
+
+async def test_the_old_async_until_done_still_works_and_warns(rill_emulator: Any) -> None:
+    from rill.testing import Script
+
+    rill_emulator.enqueue(Script.of_text("old name"))
+    stream = rill.agenerate_stream("Hi", model="vllm/m", base_url=rill_emulator.base_url)
+    with pytest.warns(DeprecationWarning, match="auntil_done"):
+        response = await stream.until_done()
+    assert response.content == "old name"

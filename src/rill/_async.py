@@ -6,6 +6,7 @@ over an async transport (aiohttp on asyncio by default, httpx for a user's
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack
@@ -73,11 +74,21 @@ class AsyncStream:
         redraws can do it once when it reaches the last of them."""
         return self._session.last_read
 
-    async def until_done(self) -> GenerationResponse:
+    async def auntil_done(self) -> GenerationResponse:
         """Read the rest of the stream and return the final response."""
         async for _ in self:
             pass
         return self._session.response
+
+    async def until_done(self) -> GenerationResponse:
+        """Deprecated: ``auntil_done()`` (async methods take the ``a``
+        prefix, as ``aclose`` does). Kept for one release."""
+        warnings.warn(
+            "AsyncStream.until_done() is deprecated; use auntil_done()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return await self.auntil_done()
 
     def __repr__(self) -> str:
         request = self._session.request
@@ -162,7 +173,7 @@ async def agenerate(
     async with agenerate_stream(
         prompt, callback=callback, http_client=http_client, **options
     ) as stream:
-        return await stream.until_done()
+        return await stream.auntil_done()
 
 
 def aresume_stream(

@@ -449,7 +449,7 @@ def test_resume_a_scripted_stream_after_an_event(emulator: Emulator) -> None:
 async def test_aresume_stream(emulator: Emulator) -> None:
     emulator.enqueue(Script.of_text("Hello again"))
     stream = rill.aresume_stream("resp_9", base_url=emulator.base_url, api_key="k")
-    response = await stream.until_done()
+    response = await stream.auntil_done()
     assert response.content == "Hello again"
     assert "starting_after" not in emulator.requests[-1].query
 
