@@ -212,3 +212,16 @@ def test_api_key_never_appears_in_errors_reprs_or_logs(
     assert rill_emulator.requests[0].headers["authorization"] == f"Bearer {SECRET}"
     for text in texts:
         assert SECRET not in text
+
+
+def test_a_whole_body_error_names_the_provider_of_the_call() -> None:
+    """decode_response is given the call, so an error object in a whole
+    (non-streamed) body is reported under the provider that sent it."""
+    from rill.providers import Call, get_provider
+
+    call = Call(model="m", messages=(), params={}, provider="groq")
+    codec = get_provider("groq").codec
+    with pytest.raises(rill.ProviderStreamError, match=r"^groq .*model overloaded"):
+        codec.decode_response(call, b'{"error": {"message": "model overloaded"}}')
+    with pytest.raises(rill.ProtocolError, match=r"^groq"):
+        codec.decode_response(call, b'{"choices": "abc"}')

@@ -652,7 +652,7 @@ def assert_well_typed(chunks: list[StreamChunk], *, strict: bool = False) -> Non
 
 def decode_whole(codec: Codec, body: bytes) -> None:
     try:
-        chunks = codec.decode_response(body)
+        chunks = codec.decode_response(call(), body)
     except RillError:
         return
     assert_well_typed(chunks)

@@ -248,7 +248,7 @@ class StreamSession:
         if self._buffer is not None:
             codec = self.request.provider.codec
             try:
-                chunks = codec.decode_response(b"".join(self._buffer))
+                chunks = codec.decode_response(self.request.call, b"".join(self._buffer))
             except RemoteError as exc:
                 raise self.fail(exc) from None
             except Exception as exc:

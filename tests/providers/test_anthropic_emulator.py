@@ -21,6 +21,9 @@ from rill.testing._script import RecordedRequest
 
 from ..conftest import wire_files
 
+WHOLE = Call(model="m", messages=(), params={}, provider="anthropic")
+"""The call a whole (non-streamed) body answers, for ``decode_response``."""
+
 MODEL = "anthropic/claude-sonnet-4-5"
 TURN = Script(
     replies=(
@@ -194,7 +197,7 @@ def test_decode_response_of_recorded_shapes() -> None:
             "output_tokens": 2,
         },
     }
-    [chunk] = codec.decode_response(orjson.dumps(message))
+    [chunk] = codec.decode_response(WHOLE, orjson.dumps(message))
     assert chunk.content == "Plain. Cited."
     assert chunk.items == tuple(message["content"][i] for i in (0, 1, 3))
     assert [(d.index, d.id, d.name, d.arguments) for d in chunk.tool_calls] == [
@@ -204,10 +207,10 @@ def test_decode_response_of_recorded_shapes() -> None:
     assert chunk.usage == rill.Usage(15, 2, 17, 0, 7)
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     with pytest.raises(rill.ProviderStreamError) as info:
-        codec.decode_response(orjson.dumps(error))
+        codec.decode_response(WHOLE, orjson.dumps(error))
     assert info.value.type == "overloaded_error"
     with pytest.raises(rill.ProtocolError):
-        codec.decode_response(b"[1, 2]")
+        codec.decode_response(WHOLE, b"[1, 2]")
 
 
 # --------------------------------------------------------------------- errors

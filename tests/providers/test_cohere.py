@@ -15,12 +15,16 @@ from hypothesis import strategies as st
 import rill
 from rill import GenerationResponse, Message, MessageRole, ToolCall
 from rill._request import prepare_request
+from rill.providers import Call
 from rill.providers._cohere import CohereCodec
 from rill.providers._cohere_stream import CohereDecoder
 from rill.testing import Emulator, Reply, Script, ScriptedToolCall
 
 from ..conftest import WIRE
 from ..decoding import decode_split
+
+WHOLE = Call(model="m", messages=(), params={}, provider="cohere")
+"""The call a whole (non-streamed) body answers, for ``decode_response``."""
 
 CORPUS = WIRE / "other" / "cohere-v2-tool-calls.sse"
 
@@ -291,14 +295,14 @@ def test_decode_response_of_a_whole_body() -> None:
             "usage": {"billed_units": {"input_tokens": 1, "output_tokens": 2}, "cached_tokens": 4},
         }
     )
-    [chunk] = CohereCodec().decode_response(body)
+    [chunk] = CohereCodec().decode_response(WHOLE, body)
     assert (chunk.content, chunk.reasoning, chunk.id) == ("Hi.", "Hmm. Then call.", "r1")
     assert [(t.id, t.name, t.arguments) for t in chunk.tool_calls] == [("t1", "f", "{}")]
     assert chunk.items == ({"type": "cohere_citation", "citation": CITATION},)
     assert chunk.finish_reason == "tool_calls"
     assert chunk.usage == rill.Usage(1, 2, 3, cached_tokens=4)  # billed units: no token counts
     with pytest.raises(rill.ProviderStreamError, match="invalid api token"):
-        CohereCodec().decode_response(b'{"id":"x","message":"invalid api token"}')
+        CohereCodec().decode_response(WHOLE, b'{"id":"x","message":"invalid api token"}')
 
 
 # --------------------------------------------------------------- the emulator
@@ -388,7 +392,7 @@ def test_emulator_text_stream_and_whole_body(emu: Emulator) -> None:
     assert not CohereEncoder().wants_stream(request)
     script = Script(replies=(Reply(text="Hi.", reasoning="Hm."),))
     [chunk] = CohereCodec().decode_response(
-        CohereEncoder().complete(script, request, seq=3, created=0)
+        WHOLE, CohereEncoder().complete(script, request, seq=3, created=0)
     )
     assert (chunk.content, chunk.reasoning, chunk.finish_reason) == ("Hi.", "Hm.", "stop")
     assert orjson.loads(CohereEncoder().error(404, "not found"))["message"] == "not found"

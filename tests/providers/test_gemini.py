@@ -28,12 +28,15 @@ from hypothesis import strategies as st
 import rill
 from rill import GenerationResponse, Message, MessageRole, ToolCall
 from rill._request import prepare_request
-from rill.providers import get_provider
+from rill.providers import Call, get_provider
 from rill.providers._gemini import GeminiCodec
 from rill.testing import Emulator, Fault, Reply, Script, ScriptedToolCall
 
 from ..conftest import wire_files
 from ..decoding import call, decode_split
+
+WHOLE = Call(model="m", messages=(), params={}, provider="gemini")
+"""The call a whole (non-streamed) body answers, for ``decode_response``."""
 
 BODIES = wire_files("gemini", "*.sse") + wire_files("gemini", "*.json")
 IDS = [p.name for p in BODIES]
@@ -549,9 +552,9 @@ def test_a_whole_generate_content_body(emu: Emulator) -> None:
         "stop",
         3,
     )
-    assert GeminiCodec().decode_response(body)[0].content == "Hi"
+    assert GeminiCodec().decode_response(WHOLE, body)[0].content == "Hi"
     with pytest.raises(rill.ProviderStreamError):
-        GeminiCodec().decode_response(ERROR_BODY)
+        GeminiCodec().decode_response(WHOLE, ERROR_BODY)
 
 
 # ------------------------------------------------------------------- emulator

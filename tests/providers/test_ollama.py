@@ -24,6 +24,9 @@ from rill.testing import Emulator, Reply, Script, ScriptedToolCall
 from ..conftest import wire_files
 from ..decoding import decode_split
 
+WHOLE = Call(model="m", messages=(), params={}, provider="ollama")
+"""The call a whole (non-streamed) body answers, for ``decode_response``."""
+
 NDJSON = "application/x-ndjson"
 BODIES = wire_files("ollama", "*.ndjson")
 
@@ -423,7 +426,7 @@ def test_decode_response_of_a_whole_body() -> None:
             "eval_count": 33,
         }
     )
-    [chunk] = OllamaChatCodec().decode_response(body)
+    [chunk] = OllamaChatCodec().decode_response(WHOLE, body)
     assert chunk.reasoning == "Paris it is."
     assert chunk.tool_calls[0].name == "get_current_weather"
     assert orjson.loads(chunk.tool_calls[0].arguments) == {
@@ -435,13 +438,15 @@ def test_decode_response_of_a_whole_body() -> None:
         155,
     )
     [generated] = OllamaGenerateCodec().decode_response(
-        b'{"model":"m","created_at":"t","response":"Hi.","done":true,"done_reason":"stop"}'
+        WHOLE, b'{"model":"m","created_at":"t","response":"Hi.","done":true,"done_reason":"stop"}'
     )
     assert (generated.content, generated.finish_reason) == ("Hi.", "stop")
     with pytest.raises(rill.ProviderStreamError, match="no such model"):
-        OllamaChatCodec().decode_response(b'{"error":"no such model"}')
+        OllamaChatCodec().decode_response(WHOLE, b'{"error":"no such model"}')
     with pytest.raises(rill.ProtocolError):
-        OllamaChatCodec().decode_response(b'{"model":"m","message":{"content":"x"},"done":false}')
+        OllamaChatCodec().decode_response(
+            WHOLE, b'{"model":"m","message":{"content":"x"},"done":false}'
+        )
 
 
 # --------------------------------------------------------------- the emulator
@@ -544,7 +549,7 @@ def test_emulator_generate_and_non_streamed_bodies(emu: Emulator) -> None:
     )
     assert not OllamaChatEncoder().wants_stream(request)
     [chunk] = OllamaChatCodec().decode_response(
-        OllamaChatEncoder().complete(script, request, seq=1, created=0)
+        WHOLE, OllamaChatEncoder().complete(script, request, seq=1, created=0)
     )
     assert (chunk.content, chunk.tool_calls[0].id, chunk.finish_reason) == (
         "Hi.",
@@ -552,7 +557,7 @@ def test_emulator_generate_and_non_streamed_bodies(emu: Emulator) -> None:
         "tool_calls",
     )
     [chunk] = OllamaGenerateCodec().decode_response(
-        OllamaGenerateEncoder().complete(script, request, seq=1, created=0)
+        WHOLE, OllamaGenerateEncoder().complete(script, request, seq=1, created=0)
     )
     assert (chunk.content, chunk.tool_calls, chunk.raw["context"][:2]) == ("Hi.", (), [1, 2])
 

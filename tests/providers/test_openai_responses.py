@@ -37,11 +37,15 @@ from hypothesis import strategies as st
 
 import rill
 from rill import GenerationResponse, Message, MessageRole, ToolCall
+from rill.providers import Call
 from rill.providers._openai_responses import OpenAIResponsesCodec
 from rill.testing import Emulator, Fault, Reply, Script, ScriptedToolCall
 
 from ..conftest import wire_files
 from ..decoding import call, decode_split
+
+WHOLE = Call(model="m", messages=(), params={}, provider="openai-responses")
+"""The call a whole (non-streamed) body answers, for ``decode_response``."""
 
 BODIES = wire_files("openai-responses")
 IDS = [p.name for p in BODIES]
@@ -375,7 +379,7 @@ def test_emulator_non_streamed_response(emulator: Emulator, sdk: openai.OpenAI) 
     response = sdk.responses.create(model="m", input="x")
     assert response.output_text == "Let me check both."
     body = orjson.dumps(response.model_dump(mode="json"))
-    [chunk] = OpenAIResponsesCodec().decode_response(body)
+    [chunk] = OpenAIResponsesCodec().decode_response(WHOLE, body)
     assert chunk.content == "Let me check both."
     assert chunk.reasoning == "The user wants weather for two cities."
     assert [(c.index, c.id, c.name) for c in chunk.tool_calls] == [
@@ -461,7 +465,7 @@ def test_emulator_retrieves_a_response(emulator: Emulator) -> None:
     got = httpx.get(f"{emulator.base_url}/responses/resp_42", timeout=5)
     assert got.status_code == 200
     assert got.headers["content-type"] == "application/json"
-    [chunk] = OpenAIResponsesCodec().decode_response(got.content)
+    [chunk] = OpenAIResponsesCodec().decode_response(WHOLE, got.content)
     assert (chunk.id, chunk.content, chunk.finish_reason) == ("resp_42", "Stored answer", "stop")
     assert httpx.get(f"{emulator.base_url}/chat/completions/x", timeout=5).status_code == 404
 

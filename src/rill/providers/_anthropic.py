@@ -76,8 +76,8 @@ class AnthropicCodec:
     def stream_decoder(self, call: Call) -> AnthropicDecoder:
         return AnthropicDecoder(call.provider, max_event_bytes=call.max_event_bytes)
 
-    def decode_response(self, body: bytes) -> list[StreamChunk]:
-        return decode_body(self.name, body, _decode_response)
+    def decode_response(self, call: Call, body: bytes) -> list[StreamChunk]:
+        return decode_body(call.provider or self.name, body, _decode_response)
 
 
 def _decode_response(body: bytes) -> list[StreamChunk]:

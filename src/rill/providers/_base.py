@@ -130,8 +130,10 @@ class Codec(Protocol):
         """A new decoder for one streamed response to ``call``."""
         ...
 
-    def decode_response(self, body: bytes) -> list[StreamChunk]:
-        """A whole non-streamed response body: one chunk per choice. Raises
+    def decode_response(self, call: Call, body: bytes) -> list[StreamChunk]:
+        """A whole non-streamed response body to ``call`` (whose ``provider``
+        errors are named after and whose ``max_event_bytes`` bounds what is
+        held): one chunk per choice. Raises
         ``ProviderStreamError`` for an error object and ``ProtocolError`` for
         anything else it cannot read (``providers._failures.decode_body``)."""
         ...

@@ -106,7 +106,7 @@ class CohereCodec:
             call.provider or "cohere", call.model, max_event_bytes=call.max_event_bytes
         )
 
-    def decode_response(self, body: bytes) -> list[StreamChunk]:
+    def decode_response(self, call: Call, body: bytes) -> list[StreamChunk]:
         return decode_response(body)
 
 

@@ -54,8 +54,10 @@ class GeminiCodec:
     def stream_decoder(self, call: Call) -> GeminiDecoder:
         return GeminiDecoder(call.n, call.provider, max_event_bytes=call.max_event_bytes)
 
-    def decode_response(self, body: bytes) -> list[StreamChunk]:
-        return decode_gemini_response(body)
+    def decode_response(self, call: Call, body: bytes) -> list[StreamChunk]:
+        return decode_gemini_response(
+            body, call.provider or "gemini", max_event_bytes=call.max_event_bytes
+        )
 
 
 @dataclass(frozen=True)

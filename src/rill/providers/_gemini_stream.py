@@ -356,10 +356,12 @@ class GeminiDecoder:
         self._element(obj, out)
 
 
-def decode_gemini_response(body: bytes, provider: str = "gemini") -> list[StreamChunk]:
+def decode_gemini_response(
+    body: bytes, provider: str = "gemini", *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> list[StreamChunk]:
     """A whole body (``generateContent``, or a collected stream of any
     framing) as chunks; a reported error is raised."""
-    decoder = GeminiDecoder(1, provider)
+    decoder = GeminiDecoder(1, provider, max_event_bytes=max_event_bytes)
     chunks = decoder.feed(body)
     chunks += decoder.flush()
     if decoder.error is not None:

@@ -130,8 +130,8 @@ class OllamaChatCodec:
     def stream_decoder(self, call: Call) -> OllamaDecoder:
         return OllamaDecoder(call.provider or "ollama", max_event_bytes=call.max_event_bytes)
 
-    def decode_response(self, body: bytes) -> list[StreamChunk]:
-        return decode_whole(body, "ollama", generate=False)
+    def decode_response(self, call: Call, body: bytes) -> list[StreamChunk]:
+        return decode_whole(body, call.provider or "ollama", generate=False)
 
 
 class OllamaGenerateCodec:
@@ -170,8 +170,8 @@ class OllamaGenerateCodec:
             max_event_bytes=call.max_event_bytes,
         )
 
-    def decode_response(self, body: bytes) -> list[StreamChunk]:
-        return decode_whole(body, "ollama-generate", generate=True)
+    def decode_response(self, call: Call, body: bytes) -> list[StreamChunk]:
+        return decode_whole(body, call.provider or "ollama-generate", generate=True)
 
 
 def providers() -> list[Provider]:

@@ -76,16 +76,22 @@ class OpenAIChatCodec:
     def stream_decoder(self, call: Call) -> OpenAIChatDecoder:
         return OpenAIChatDecoder(call.n, call.provider, max_event_bytes=call.max_event_bytes)
 
-    def decode_response(self, body: bytes) -> list[StreamChunk]:
-        return decode_body(self.name, body, _decode_response)
+    def decode_response(self, call: Call, body: bytes) -> list[StreamChunk]:
+        return decode_whole_chat(body, call.provider or self.name)
 
 
-def _decode_response(body: bytes) -> list[StreamChunk]:
+def decode_whole_chat(body: bytes, provider: str) -> list[StreamChunk]:
+    """A whole Chat Completions response, with what it did not expect raised
+    as ``ProtocolError``."""
+    return decode_body(provider, body, lambda whole: _decode_response(whole, provider))
+
+
+def _decode_response(body: bytes, provider: str) -> list[StreamChunk]:
     """A whole Chat Completions response as one chunk per choice."""
     obj = _loads(body)
     error = obj.get("error")
     if error:
-        raise ProviderStreamError(provider_error_message("provider", error), error=error)
+        raise ProviderStreamError(provider_error_message(provider, error), error=error)
     usage = parse_openai_usage(obj)
     model = obj.get("model")
     rid = obj.get("id")
@@ -255,7 +261,7 @@ class OpenAIChatDecoder(SSEStreamDecoder):
             )
             return
         if isinstance(obj, dict) and obj.get("choices") is not None:
-            out.extend(OpenAIChatCodec().decode_response(body))
+            out.extend(decode_whole_chat(body, self._provider))
             self._done = True
             return
         raise ProtocolError(f"response is not an event stream: {body[:200]!r}")

@@ -117,8 +117,8 @@ class OpenAIResponsesCodec:
     def stream_decoder(self, call: Call) -> ResponsesDecoder:
         return ResponsesDecoder(call.provider, max_event_bytes=call.max_event_bytes)
 
-    def decode_response(self, body: bytes) -> list[StreamChunk]:
-        return decode_response(body)
+    def decode_response(self, call: Call, body: bytes) -> list[StreamChunk]:
+        return decode_response(body, call.provider or self.name)
 
     def resume_request(
         self,
