@@ -42,6 +42,7 @@ from .._response import Usage
 from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._failures import decode_body
 from ._json import loads as _loads
+from ._openai_chat import tool_call_deltas
 from ._sse_stream import SSEStreamDecoder
 
 __all__ = ["CITATION_ITEM", "CohereDecoder", "decode_response"]
@@ -201,15 +202,7 @@ def _decode_response(body: bytes) -> list[StreamChunk]:
                 texts.append(part.get("text") or "")
     if message.get("tool_plan"):
         thoughts.append(message["tool_plan"])
-    calls = tuple(
-        ToolCallDelta(
-            i,
-            call.get("id"),
-            (call.get("function") or {}).get("name"),
-            (call.get("function") or {}).get("arguments") or "",
-        )
-        for i, call in enumerate(message.get("tool_calls") or ())
-    )
+    calls = tool_call_deltas(message.get("tool_calls") or ())
     items = tuple({"type": CITATION_ITEM, "citation": c} for c in message.get("citations") or ())
     native = obj.get("finish_reason")
     return [

@@ -13,6 +13,7 @@ body under an event-stream content type. An Azure first chunk with empty
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -98,15 +99,7 @@ def _decode_response(body: bytes, provider: str) -> list[StreamChunk]:
     chunks = []
     for position, choice in enumerate(obj.get("choices") or ()):
         message = choice.get("message") or {}
-        calls = tuple(
-            ToolCallDelta(
-                i,
-                tc.get("id"),
-                (tc.get("function") or {}).get("name"),
-                (tc.get("function") or {}).get("arguments") or "",
-            )
-            for i, tc in enumerate(message.get("tool_calls") or ())
-        )
+        calls = tool_call_deltas(message.get("tool_calls") or ())
         content = message.get("content") or ""
         reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
         if content.__class__ is not str:
@@ -233,7 +226,7 @@ class OpenAIChatDecoder(SSEStreamDecoder):
             content,
             reasoning,
             delta.get("refusal") or "",
-            _tool_call_deltas(calls) if calls else (),
+            tool_call_deltas(calls) if calls else (),
             _FINISH.get(native, native) if native else None,
             index,
             usage,
@@ -289,7 +282,10 @@ def _content_parts(parts: Any, reasoning: str) -> tuple[str, str]:
     return "".join(text), "".join(thought)
 
 
-def _tool_call_deltas(calls: list[dict[str, Any]]) -> tuple[ToolCallDelta, ...]:
+def tool_call_deltas(calls: Iterable[dict[str, Any]]) -> tuple[ToolCallDelta, ...]:
+    """OpenAI-shaped tool calls (``{"index", "id", "function": {"name",
+    "arguments"}}``, streamed fragments or whole calls of a message) as
+    deltas; a call without ``index`` is numbered by its position."""
     deltas = []
     for position, tc in enumerate(calls):
         fn = tc.get("function") or {}
