@@ -302,24 +302,16 @@ class AnthropicDecoder(SSEStreamDecoder):
             )
         )
 
-    def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
-        """A body with no events at all: a JSON error, or a whole message sent
-        under an event-stream content type."""
-        try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(f"response is not an event stream: {body[:200]!r}") from None
+    def _error_in(self, obj: Any) -> Any:
         if isinstance(obj, dict) and (obj.get("type") == "error" or obj.get("error")):
-            error = obj.get("error", obj)
-            self.error = ProviderStreamError(
-                provider_error_message(self._provider, error), error=error
-            )
-            return
+            return obj.get("error", obj)
+        return None
+
+    def _whole_response(self, obj: Any, body: bytes) -> list[StreamChunk] | None:
         if isinstance(obj, dict) and obj.get("type") == "message":
-            out.append(decode_message(obj))
             self._done = True
-            return
-        raise ProtocolError(f"response is not an event stream: {body[:200]!r}")
+            return [decode_message(obj)]
+        return None
 
 
 def parse_anthropic_usage(raw: dict[str, Any]) -> Usage:

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
@@ -162,20 +160,17 @@ class CohereDecoder(SSEStreamDecoder):
                 provider_error_message(self._provider, error), error=error
             )
 
-    def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
-        """No events at all: a JSON error or a whole response sent instead."""
-        try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(f"response is not an event stream: {body[:200]!r}") from None
+    def _error_in(self, obj: Any) -> Any:
+        # A whole response has a message object; an error, a message string.
+        if not isinstance(obj, dict) or isinstance(obj.get("message"), dict):
+            return None
+        return obj if obj.get("message") or obj.get("error") else None
+
+    def _whole_response(self, obj: Any, body: bytes) -> list[StreamChunk] | None:
         if isinstance(obj, dict) and isinstance(obj.get("message"), dict):
-            out.extend(decode_response(body))
             self._ended = True
-            return
-        if isinstance(obj, dict) and (obj.get("message") or obj.get("error")):
-            self.error = ProviderStreamError(provider_error_message(self._provider, obj), error=obj)
-            return
-        raise ProtocolError(f"response is not an event stream: {body[:200]!r}")
+            return decode_response(body)
+        return None
 
 
 def decode_response(body: bytes) -> list[StreamChunk]:

@@ -238,26 +238,16 @@ class OpenAIChatDecoder(SSEStreamDecoder):
             native,
         )
 
-    def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
-        """A body with no events at all: a JSON error or a whole non-streamed
-        response sent under an event-stream content type."""
-        try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(f"response is not an event stream: {body[:200]!r}") from None
-        if isinstance(obj, list) and obj:
+    def _error_in(self, obj: Any) -> Any:
+        if isinstance(obj, list) and obj:  # some servers wrap the error in a list
             obj = obj[0]
-        if isinstance(obj, dict) and obj.get("error"):
-            error = obj["error"]
-            self.error = ProviderStreamError(
-                provider_error_message(self._provider, error), error=error
-            )
-            return
+        return obj["error"] if isinstance(obj, dict) and obj.get("error") else None
+
+    def _whole_response(self, obj: Any, body: bytes) -> list[StreamChunk] | None:
         if isinstance(obj, dict) and obj.get("choices") is not None:
-            out.extend(decode_whole_chat(body, self._provider))
             self._done = True
-            return
-        raise ProtocolError(f"response is not an event stream: {body[:200]!r}")
+            return decode_whole_chat(body, self._provider)
+        return None
 
 
 def _content_parts(parts: Any, reasoning: str) -> tuple[str, str]:

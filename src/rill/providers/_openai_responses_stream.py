@@ -36,8 +36,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from .._chunks import StreamChunk, ToolCallDelta
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
@@ -264,24 +262,14 @@ class ResponsesDecoder(SSEStreamDecoder):
             )
         )
 
-    def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
-        """A body with no events at all: a JSON error or a whole response sent
-        under an event-stream content type."""
-        try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ProtocolError(f"response is not an event stream: {body[:200]!r}") from None
-        if isinstance(obj, dict) and obj.get("error"):
-            error = obj["error"]
-            self.error = ProviderStreamError(
-                provider_error_message(self._provider, error), error=error
-            )
-            return
+    def _error_in(self, obj: Any) -> Any:
+        return obj["error"] if isinstance(obj, dict) and obj.get("error") else None
+
+    def _whole_response(self, obj: Any, body: bytes) -> list[StreamChunk] | None:
         if isinstance(obj, dict) and isinstance(obj.get("output"), list):
-            out.extend(decode_response(body, self._provider))
             self._done = True
-            return
-        raise ProtocolError(f"response is not an event stream: {body[:200]!r}")
+            return decode_response(body, self._provider)
+        return None
 
 
 def _finish_reason(response: dict[str, Any], called: bool) -> tuple[str, str]:

@@ -12,8 +12,12 @@ whole response sent instead of a stream can be recognised at the end
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from .._chunks import StreamChunk
-from .._errors import ProtocolError, RemoteError
+from .._errors import ProtocolError, ProviderStreamError, RemoteError, provider_error_message
 from ..wire import SSEDecoder
 from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ..wire._sse import RawEvent
@@ -107,5 +111,30 @@ class SSEStreamDecoder:
         """The body ended; a subclass may take what the SSE decoder could not."""
 
     def _whole_body(self, body: bytes, out: list[StreamChunk]) -> None:
-        """A body with no events at all (a JSON error, or a whole response)."""
-        raise ProtocolError(f"response is not an event stream: {body[:200]!r}")
+        """A body with no events at all: a JSON error, or a whole response
+        sent under an event-stream content type. The shared part: parse it,
+        ask the subclass what it is, report an error or take the response;
+        anything else is not a stream."""
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ProtocolError(f"response is not an event stream: {body[:200]!r}") from None
+        error = self._error_in(obj)
+        if error is not None:
+            self.error = ProviderStreamError(
+                provider_error_message(self._provider, error), error=error
+            )
+            return
+        chunks = self._whole_response(obj, body)
+        if chunks is None:
+            raise ProtocolError(f"response is not an event stream: {body[:200]!r}")
+        out.extend(chunks)
+
+    def _error_in(self, obj: Any) -> Any:
+        """The error payload when a whole JSON body is an error, else None."""
+        return None
+
+    def _whole_response(self, obj: Any, body: bytes) -> list[StreamChunk] | None:
+        """The chunks of a whole (non-streamed) response sent instead of a
+        stream (the subclass marks the stream complete), else None."""
+        return None
