@@ -5,9 +5,7 @@ bytes are split, and the decoder's memory stays bounded."""
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +14,8 @@ import pytest
 from rill import ProtocolError
 from rill.wire import JSONArrayDecoder, NDJSONDecoder, SSEDecoder
 from rill.wire._limits import DEFAULT_MAX_EVENT_BYTES
+
+from .memory import peak
 
 LIMIT = 1000
 
@@ -177,22 +177,6 @@ def test_default_limit() -> None:
         SSEDecoder().decode(b"data: x" + body)
 
 
-# Peak memory, measured in a fresh interpreter so that nothing else in the
-# test process counts. The child prints its peak RSS before and after feeding.
-_PEAK = """
-import resource
-{setup}
-# A failed bound must fail the test, not exhaust the machine: cap the address
-# space at what it is now plus 1 GiB.
-with open("/proc/self/status") as status:
-    vm = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
-resource.setrlimit(resource.RLIMIT_AS, ((vm << 10) + (1 << 30),) * 2)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-{body}
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(before, after, result)
-"""
-
 _ENDLESS = """
 chunk = {chunk}
 fed = 0
@@ -206,16 +190,6 @@ except ProtocolError:
 """
 
 _MB = 1024  # ru_maxrss is in KiB on Linux
-
-
-def peak(setup: str, body: str) -> tuple[int, int, str]:
-    """``(peak KiB before, peak KiB after, result)`` of ``body`` in a child."""
-    script = _PEAK.format(setup=textwrap.dedent(setup), body=textwrap.dedent(body))
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    before, after, result = done.stdout.split()
-    return int(before), int(after), result
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units differ")

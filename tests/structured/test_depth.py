@@ -4,9 +4,7 @@ input whatever the nesting."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import textwrap
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +14,8 @@ from rill import RillError
 from rill.structured import JsonStreamError, JsonStreamParser
 from rill.structured._ops import Close, Op, StartArray, StartObject
 from rill.structured._parser import DEFAULT_MAX_DEPTH
+
+from .. import memory
 
 
 def feed(parser: JsonStreamParser, text: str, size: int) -> list[Op]:
@@ -120,31 +120,11 @@ def _with_values(openers: str, values: int) -> str:
     return inner
 
 
-# Peak memory and time, measured in a fresh interpreter so that nothing else
-# in the test process counts.
-_SCRIPT = """
-import resource
-from rill.structured import Assembler, JsonStreamError, JsonStreamParser
-# A failed bound must fail the test, not exhaust the machine: cap the address
-# space at what it is now plus 1 GiB.
-with open("/proc/self/status") as status:
-    vm = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
-resource.setrlimit(resource.RLIMIT_AS, ((vm << 10) + (1 << 30),) * 2)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-{body}
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(before, after, result)
-"""
-
-
 def peak(body: str) -> tuple[int, str]:
     """``(peak RSS growth in MiB, result)`` of ``body`` run in a child."""
-    script = _SCRIPT.format(body=textwrap.dedent(body))
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
-    before, after, result = done.stdout.split()
-    return (int(after) - int(before)) // 1024, result
+    setup = "from rill.structured import Assembler, JsonStreamError, JsonStreamParser"
+    before, after, result = memory.peak(setup, body)
+    return (after - before) // 1024, result
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units differ")
