@@ -285,3 +285,21 @@ def test_a_decompression_bomb_stays_within_the_event_bound() -> None:
     assert compressed < 8 << 20
     grown_mb = (after_kb - before_kb) / 1024
     assert grown_mb < 48, grown_mb  # one event bound (16 MiB), its join, 64 KiB pieces
+
+
+def test_a_whole_body_is_held_only_up_to_max_event_bytes(rill_emulator: Emulator) -> None:
+    """A provider that cannot stream sends one body, kept whole: it is bounded
+    like an event."""
+    from dataclasses import replace
+
+    from rill.providers import get_provider
+
+    rill.register_provider(
+        replace(get_provider("vllm"), name="vllm-whole", streaming=False), replace=True
+    )
+    rill_emulator.enqueue(Script.of_text("word " * 2000))
+    with pytest.raises(rill.ProtocolError, match="larger than max_event_bytes=4096"):
+        rill.generate("Hi", **opts(rill_emulator, model="vllm-whole/m", max_event_bytes=4096))
+    rill_emulator.enqueue(Script.of_text("word " * 20))
+    resp = rill.generate("Hi", **opts(rill_emulator, model="vllm-whole/m", max_event_bytes=4096))
+    assert resp.content == "word " * 20

@@ -17,7 +17,7 @@ from ._messages import Prompt
 from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
 from ._response import GenerationResponse
 from ._session import StreamSession
-from .transports import check_async_client
+from .transports import async_transport, check_async_client
 
 if TYPE_CHECKING:
     import aiohttp
@@ -96,8 +96,6 @@ class AsyncStream:
 
 
 async def _drive(session: StreamSession, client: object) -> AsyncGenerator[StreamChunk, None]:
-    from .transports import async_transport
-
     transport, owned = await async_transport(client)
     try:
         attempt = 0

@@ -79,7 +79,6 @@ class StreamSession:
 
     __slots__ = (
         "_buffer",
-        "_buffered",
         "_decoder",
         "_final",
         "_first_token_at",
@@ -106,7 +105,6 @@ class StreamSession:
         self.timing = TimingRecorder()
         self._decoder: ChunkDecoder | None = None
         self._buffer: list[bytes] | None = None
-        self._buffered = 0
         self._received = 0
         self._final: GenerationResponse | None = None
         self._status = 0
@@ -132,7 +130,7 @@ class StreamSession:
         self.accumulator = Accumulator()
         self._decoder = None
         self._buffer = None
-        self._buffered = self._received = 0
+        self._received = 0
         self._status = 0
         self.error = None
         now = time.perf_counter()
@@ -282,10 +280,10 @@ class StreamSession:
         self.last_read = chunks
         return chunks
 
-    def after_read(self) -> float:
+    def after_read(self) -> None:
         """Called once the chunks of a read were delivered: raises the failure
-        found in that read, moves the idle deadline if it held output, and
-        returns the deadline of the next read.
+        found in that read, and moves the deadline of the next read
+        (``deadline``) on.
         The time the caller spent on the chunks, from the end of the read to
         here, is not a silence of the server's: the idle (or first-token)
         deadline moves on by it; the total does not."""
@@ -306,7 +304,6 @@ class StreamSession:
         if total < deadline:
             deadline = total
         self.deadline = deadline
-        return deadline
 
     # -------------------------------------------------------------- failures
 
@@ -387,10 +384,10 @@ class StreamSession:
         return error
 
     def _buffer_whole(self, data: bytes) -> None:
-        """A non-streamed body is kept whole, up to the event-size limit."""
-        self._buffered += len(data)
+        """A non-streamed body is kept whole, up to the event-size limit
+        (``_received`` already counts ``data``)."""
         limit = self.request.call.max_event_bytes
-        if self._buffered > limit:
+        if self._received > limit:
             self.error = self.fail(
                 ProtocolError(
                     f"the response body is larger than max_event_bytes={limit}; "

@@ -45,7 +45,9 @@ __all__ = [
     "AsyncTransport",
     "Response",
     "Transport",
+    "acapped",
     "ainflated",
+    "capped",
     "content_encoding",
     "inflated",
 ]
