@@ -45,8 +45,11 @@ TTFT_DELAY = 0.05
 """The TTFT emulator waits this long before its first byte, like a fast provider."""
 TTFT_CHUNKS = 100
 TARGET_RATIO = 1.0
+# Paced one event per write, each chunk costs a read and a wake-up: the target
+# is set on the whole CPU figure all the same.
+TARGET_PACED_RATIO = 0.8
 TARGET_ANTHROPIC_RATIO = 1.2
-TARGET_IMPORT = 0.150
+TARGET_IMPORT = 0.100
 TARGET_TTFT_GAP = 0.030
 OUTPUT = ROOT / "benchmarks" / "results" / "streaming.json"
 
@@ -195,6 +198,9 @@ def _results(
             entry |= {
                 "cpu_us_per_chunk": measured.cpu_median / chunks * 1e6,
                 "ratio_to_floor": measured.cpu_median / floor,
+                "user_us_per_chunk": measured.user_median / chunks * 1e6,
+                "user_ratio_to_floor": measured.user_median / samples[FLOOR].user_median,
+                "cpu_user_s": measured.user,
                 "wall_ms": measured.wall_median * 1e3,
                 "cpu_s": measured.cpu,
                 "wall_s": measured.wall,
@@ -224,7 +230,7 @@ def _results(
         "import_rill_ms": imports.median * 1e3,
         "import_rill_importtime_ms": imports.self_reported * 1e3,
         "targets": {
-            "rill_ratio_to_floor_max": TARGET_RATIO,
+            "rill_ratio_to_floor_max": TARGET_PACED_RATIO if tps else TARGET_RATIO,
             "rill_anthropic_ratio_to_rill_openai_max": TARGET_ANTHROPIC_RATIO,
             "import_rill_ms_max": TARGET_IMPORT * 1e3,
             "fresh_ttft_gap_to_httpx_ms_max": TARGET_TTFT_GAP * 1e3,
@@ -234,16 +240,24 @@ def _results(
 
 def _print(results: dict[str, Any], imports: ImportTime, *, verbose: bool) -> None:
     clients = results["clients"]
-    print(f"{'client':<20} {'version':<9} {'CPU µs/chunk':>12} {'x floor':>8} {'wall ms':>8}")
+    print(
+        f"{'client':<20} {'version':<9} {'CPU µs/chunk':>12} {'x floor':>8}"
+        f" {'user µs':>8} {'x floor':>8} {'wall ms':>8}"
+    )
     for name, entry in clients.items():
         label = f"{entry['name']:<20} {entry.get('version', ''):<9}"
         if "cpu_us_per_chunk" not in entry:
             print(f"{label} {entry['status']}")
             continue
         ratio = entry["ratio_to_floor"]
-        line = f"{label} {entry['cpu_us_per_chunk']:>12.2f} {ratio:>7.2f}x {entry['wall_ms']:>8.0f}"
+        line = (
+            f"{label} {entry['cpu_us_per_chunk']:>12.2f} {ratio:>7.2f}x"
+            f" {entry['user_us_per_chunk']:>8.2f} {entry['user_ratio_to_floor']:>7.2f}x"
+            f" {entry['wall_ms']:>8.0f}"
+        )
         if name in RILL:
-            line += f"   target ≤ {TARGET_RATIO:.1f}x: {_verdict(ratio <= TARGET_RATIO)}"
+            target = results["targets"]["rill_ratio_to_floor_max"]
+            line += f"   target ≤ {target:.1f}x: {_verdict(ratio <= target)}"
         print(line)
 
     compared = [(n, e) for n, e in clients.items() if "ratio_to_rill_openai" in e]
