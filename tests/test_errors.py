@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -86,7 +86,7 @@ def test_no_retry_once_output_was_delivered(rill_emulator: Emulator) -> None:
 
 
 @pytest.mark.parametrize("style", ["event", "chunk"])
-def test_error_inside_the_stream(rill_emulator: Emulator, style: str) -> None:
+def test_error_inside_the_stream(rill_emulator: Emulator, style: Literal["event", "chunk"]) -> None:
     error = {"message": "Token limit reached", "type": "server_error", "code": 400}
     rill_emulator.enqueue(
         Script.of_text(TEXT, faults=(Fault.error_event_after(4, error=error, style=style),))

@@ -48,7 +48,8 @@ def test_local_and_remote_errors_are_distinct() -> None:
 
 
 def _subclasses(cls: type) -> set[type]:
-    found = set()
+    found: set[type] = set()
+    sub: type
     for sub in cls.__subclasses__():
         found |= {sub, *_subclasses(sub)}
     return found
@@ -72,9 +73,9 @@ def test_every_error_is_exported_drawn_and_public() -> None:
         assert getattr(rill, name) is error
         assert f" {name} " in doc or f" {name}\n" in doc, f"{name} is not drawn in the tree"
         assert error.__module__ == "rill", f"{name}.__module__ is {error.__module__}"
-    error = rill.ProtocolError("bad bytes")
-    assert repr(error) == "ProtocolError('bad bytes')"
-    assert type(pickle.loads(pickle.dumps(error))) is rill.ProtocolError
+    instance = rill.ProtocolError("bad bytes")
+    assert repr(instance) == "ProtocolError('bad bytes')"
+    assert type(pickle.loads(pickle.dumps(instance))) is rill.ProtocolError
 
 
 def _public(cls: type) -> set[str]:

@@ -120,7 +120,7 @@ def test_cut_off_line_is_not_delivered() -> None:
 lines = st.lists(
     st.one_of(
         st.text(
-            alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+            alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=["Cs"]),
             max_size=20,
         ).map(lambda s: "data: " + s),
         st.sampled_from(["", ": comment", "event: x", "id: 1", "retry: 10", "data"]),

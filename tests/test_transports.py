@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from typing import Any
 
 import aiohttp
 import httpx
@@ -19,7 +20,7 @@ from rill.testing import Emulator, Script
 TEXT = "one two three four five"
 
 
-def opts(emu: Emulator) -> dict[str, object]:
+def opts(emu: Emulator) -> dict[str, Any]:
     return {"model": "vllm/m", "base_url": emu.base_url, "max_retries": 0}
 
 

@@ -121,14 +121,15 @@ def test_the_emulator_speaks_what_the_sdk_reads(emu: Emulator) -> None:
         whole = client.messages.create(
             model="claude-x", max_tokens=64, messages=[{"role": "user", "content": "x"}]
         )
-    for message in (streamed, whole):
+    messages: tuple[Any, ...] = (streamed, whole)  # the SDK's block unions, read by position
+    for message in messages:
         assert [b.type for b in message.content] == ["thinking", "text", "tool_use", "tool_use"]
         assert message.content[0].thinking == "The user wants two cities, so two calls."
         assert message.content[3].input == {"city": "Rome"}
         assert message.stop_reason == "tool_use"
         assert (message.usage.input_tokens, message.usage.output_tokens) == (20, 40)
         assert message.usage.cache_read_input_tokens == 100
-    assert streamed.content[0].signature == whole.content[0].signature
+    assert messages[0].content[0].signature == messages[1].content[0].signature
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +177,7 @@ def test_the_non_streamed_path_gives_the_same_response(emu: Emulator, unstreamed
 
 def test_decode_response_of_recorded_shapes() -> None:
     codec = get_provider("anthropic").codec
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_1",
         "type": "message",
         "role": "assistant",

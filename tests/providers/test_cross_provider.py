@@ -138,7 +138,7 @@ def test_switching_provider_mid_conversation_drops_foreign_state(rill_emulator: 
     """Signatures and items mean nothing to another wire format: a Gemini turn
     sent on to Claude goes without them; sent back to Gemini, with them."""
     rill_emulator.enqueue(Script(replies=(REPLY,)))
-    gemini = {"base_url": rill_emulator.url, "api_key": "test", "tools": TOOLS}
+    gemini: dict[str, Any] = {"base_url": rill_emulator.url, "api_key": "test", "tools": TOOLS}
     first = rill.generate("Weather?", model="gemini/gemini-3-pro-preview", **gemini)
     turn = first.to_message()
     assert turn.items and turn.origin == "gemini"

@@ -625,6 +625,7 @@ def test_scripted_conversation_and_round_trip(emu: Emulator) -> None:
         api_key="k",
         tools=[WEATHER, TIME],
     )
+    assert first.id is not None
     seq = int(first.id[4:10])
     check_first_turn(first, seq, 5 + 2)
     messages = [
@@ -675,6 +676,7 @@ async def test_scripted_conversation_async_stream(emu: Emulator) -> None:
         (1, "call_1", "get_time"),
     ]
     response = stream.response
+    assert response.id is not None
     check_first_turn(response, int(response.id[4:10]), 5)
 
 

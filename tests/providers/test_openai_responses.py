@@ -93,7 +93,10 @@ def rill_final(emu: Emulator, path: Path) -> GenerationResponse:
 
 
 def sdk_view(response: Any) -> dict[str, Any]:
-    refusal, reasoning, calls, logprobs = [], [], [], []
+    refusal: list[Any] = []
+    reasoning: list[Any] = []
+    calls: list[Any] = []
+    logprobs: list[Any] = []
     for item in response.output:
         if item.type == "message":
             for part in item.content:

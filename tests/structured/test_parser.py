@@ -341,7 +341,7 @@ def test_all_is_complete() -> None:
     for name in rill.structured.__all__:
         assert getattr(rill.structured, name) is not None
     with pytest.raises(AttributeError):
-        _ = rill.structured.no_such_name  # type: ignore[attr-defined]
+        _ = rill.structured.no_such_name  # type: ignore[attr-defined,unused-ignore]
 
 
 @pytest.mark.parametrize("module", ["_parser", "_assembler", "_partial"])

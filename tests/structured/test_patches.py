@@ -103,7 +103,7 @@ def test_patch_bytes_grow_linearly() -> None:
 
 
 def test_patches_leave_patch_values_unshared() -> None:
-    patches = [
+    patches: list[dict[str, Any]] = [
         {"op": "add", "path": "", "value": {}},
         {"op": "add", "path": "/a", "value": []},
         {"op": "add", "path": "/a/-", "value": {"deep": [1]}},

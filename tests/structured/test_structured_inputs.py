@@ -48,9 +48,9 @@ def test_a_schema_that_is_not_a_model_is_refused_at_the_call(
 
 async def test_async_functions_refuse_it_too(rill_emulator: Emulator) -> None:
     with pytest.raises(rill.ConfigurationError, match=r"agenerate_object\(\)"):
-        await rill.agenerate_object("x", dict, **opts(rill_emulator))
+        await rill.agenerate_object("x", dict, **opts(rill_emulator))  # type: ignore[type-var]
     with pytest.raises(rill.ConfigurationError, match=r"astream_object\(\)"):
-        rill.astream_object("x", list[int], **opts(rill_emulator))
+        rill.astream_object("x", list[int], **opts(rill_emulator))  # type: ignore[type-var]
     assert rill_emulator.requests == []
 
 
@@ -58,7 +58,7 @@ def test_stream_items_takes_any_type_pydantic_validates(rill_emulator: Emulator)
     rill_emulator.enqueue(Script.of_text('{"items": [{"x": 1}, {"x": 2}]}'))
     assert list(rill.stream_items("x", Point, **opts(rill_emulator))) == [Point(1), Point(2)]
     with pytest.raises(rill.ConfigurationError, match="stream_items"):
-        rill.stream_items("x", 5, **opts(rill_emulator))  # type: ignore[call-overload]
+        rill.stream_items("x", 5, **opts(rill_emulator))  # type: ignore[arg-type]
 
 
 def test_progress_of_something_that_is_not_a_model_is_refused() -> None:

@@ -26,8 +26,11 @@ from rill.testing._openai_chat import OpenAIChatEncoder
 from rill.testing._script import RecordedRequest, split_pieces
 
 WIRE = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "wire"
-CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "Say hello to the world"}]}
-STREAM = {**CHAT, "stream": True}
+CHAT: dict[str, Any] = {
+    "model": "gpt-test",
+    "messages": [{"role": "user", "content": "Say hello to the world"}],
+}
+STREAM: dict[str, Any] = {**CHAT, "stream": True}
 
 
 @pytest.fixture
