@@ -1,7 +1,12 @@
 """StreamChunk: the one value every provider's stream is normalized into.
 
 A chunk is created per choice per provider event, so it is a ``__slots__``
-class with a positional constructor: no validation, no copies. The provider's
+class: no validation, no copies. Its constructor takes keywords only: five
+of its fields are ``str | None``, and a positional call that swapped two of
+them would pass the type checker. Keywords cost ~0.25 µs per chunk, 7-9% of
+a full-speed stream, so the one hot path, a text delta, has its own
+positional constructor, ``text_chunk``, with no two neighbouring fields of
+one type but ``model`` and ``id``. The provider's
 payload (``raw``) may be kept as the event's bytes and parsed only when asked
 for: the chunks of one network read wait together to be yielded, and parsed
 payloads (dicts in dicts) alive that long make the garbage collector work.
@@ -15,7 +20,7 @@ import orjson
 
 from ._response import Usage
 
-__all__ = ["StreamChunk", "ToolCallDelta"]
+__all__ = ["StreamChunk", "ToolCallDelta", "text_chunk"]
 
 
 class ToolCallDelta:
@@ -86,6 +91,7 @@ class StreamChunk:
 
     def __init__(
         self,
+        *,
         content: str = "",
         reasoning: str = "",
         refusal: str = "",
@@ -139,3 +145,29 @@ class StreamChunk:
             if value not in ("", None, ()) and not (name == "index" and value == 0):
                 shown.append(f"{name}={value!r}")
         return f"StreamChunk({', '.join(shown)})"
+
+
+_new = object.__new__
+
+
+def text_chunk(
+    content: str, index: int, usage: Usage | None, model: str | None, id: str | None, raw: Any
+) -> StreamChunk:
+    """A text delta, built without keyword parsing (codecs' hot path): 160 ns
+    where ``StreamChunk(content=..., ...)`` takes 470."""
+    chunk: StreamChunk = _new(StreamChunk)
+    chunk.content = content
+    chunk.reasoning = ""
+    chunk.refusal = ""
+    chunk.tool_calls = ()
+    chunk.finish_reason = None
+    chunk.index = index
+    chunk.usage = usage
+    chunk.model = model
+    chunk.id = id
+    chunk.logprobs = None
+    chunk.reasoning_signature = None
+    chunk._raw = raw
+    chunk.native_finish_reason = None
+    chunk.items = ()
+    return chunk

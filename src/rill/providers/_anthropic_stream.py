@@ -40,7 +40,7 @@ from typing import Any
 
 import orjson
 
-from .._chunks import StreamChunk, ToolCallDelta
+from .._chunks import StreamChunk, ToolCallDelta, text_chunk
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._response import Usage
 from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
@@ -86,20 +86,17 @@ def decode_message(obj: dict[str, Any]) -> StreamChunk:
     native = obj.get("stop_reason")
     usage = obj.get("usage")
     return StreamChunk(
-        "".join(text),
-        "".join(thinking),
-        "",
-        tuple(calls),
-        FINISH_REASONS.get(native, native) if native else None,
-        0,
-        parse_anthropic_usage(usage) if isinstance(usage, dict) else None,
-        obj.get("model"),
-        obj.get("id"),
-        None,
-        signature,
-        obj,
-        native,
-        tuple(items),
+        content="".join(text),
+        reasoning="".join(thinking),
+        tool_calls=tuple(calls),
+        finish_reason=FINISH_REASONS.get(native, native) if native else None,
+        usage=parse_anthropic_usage(usage) if isinstance(usage, dict) else None,
+        model=obj.get("model"),
+        id=obj.get("id"),
+        reasoning_signature=signature,
+        raw=obj,
+        native_finish_reason=native,
+        items=tuple(items),
     )
 
 
@@ -225,9 +222,7 @@ class AnthropicDecoder(SSEStreamDecoder):
                 block = self._blocks.get(index)
                 if block is not None:
                     block.parts.append(text)
-            out.append(
-                StreamChunk(text, "", "", _NO_TOOLS, None, 0, None, None, None, None, None, obj)
-            )
+            out.append(text_chunk(text, 0, None, None, None, obj))
         elif kind == "input_json_delta":
             piece = delta.get("partial_json") or ""
             tool = self._tools.get(index)
@@ -246,7 +241,7 @@ class AnthropicDecoder(SSEStreamDecoder):
             if block is not None:
                 block.parts.append(thinking)
             if thinking:
-                out.append(StreamChunk("", thinking, raw=obj))
+                out.append(StreamChunk(reasoning=thinking, raw=obj))
         elif kind == "signature_delta":
             signature = delta.get("signature") or None
             block = self._blocks.get(index)
@@ -269,7 +264,7 @@ class AnthropicDecoder(SSEStreamDecoder):
             if "citations" in block:
                 self._blocks[index] = _Block(block)
             if block.get("text"):
-                out.append(StreamChunk(block["text"], raw=obj))
+                out.append(StreamChunk(content=block["text"], raw=obj))
         elif kind == "tool_use":
             tool = self._tools[index] = self._calls
             self._calls += 1
@@ -280,7 +275,7 @@ class AnthropicDecoder(SSEStreamDecoder):
         else:
             self._blocks[index] = _Block(block)
             if kind == "thinking" and block.get("thinking"):
-                out.append(StreamChunk("", block["thinking"], raw=obj))
+                out.append(StreamChunk(reasoning=block["thinking"], raw=obj))
 
     def _message_delta(self, obj: dict[str, Any], out: list[StreamChunk]) -> None:
         usage = obj.get("usage")

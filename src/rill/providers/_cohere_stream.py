@@ -104,10 +104,9 @@ class CohereDecoder(SSEStreamDecoder):
             if text or thinking or logprobs:
                 out.append(
                     StreamChunk(
-                        text, thinking, "", (), None, 0, None, None, None,
-                        _logprobs(logprobs), None, obj,
+                        content=text, reasoning=thinking, logprobs=_logprobs(logprobs), raw=obj
                     )
-                )  # fmt: skip
+                )
         elif kind == "tool-call-delta" or kind == "tool-call-start":
             delta = obj.get("delta") or _EMPTY
             call = (delta.get("message") or _EMPTY).get("tool_calls") or _EMPTY
@@ -118,13 +117,11 @@ class CohereDecoder(SSEStreamDecoder):
                 piece = ToolCallDelta(index, call.get("id"), function.get("name"), arguments)
             else:
                 piece = ToolCallDelta(index, None, None, arguments)
-            out.append(
-                StreamChunk("", "", "", (piece,), None, 0, None, None, None, None, None, obj)
-            )
+            out.append(StreamChunk(tool_calls=(piece,), raw=obj))
         elif kind == "tool-plan-delta":
             delta = obj.get("delta") or _EMPTY
             plan = (delta.get("message") or _EMPTY).get("tool_plan") or ""
-            out.append(StreamChunk("", plan, "", (), None, 0, None, None, None, None, None, obj))
+            out.append(StreamChunk(reasoning=plan, raw=obj))
         elif kind in _SILENT:
             return
         elif kind == "citation-start":
@@ -202,20 +199,16 @@ def _decode_response(body: bytes) -> list[StreamChunk]:
     native = obj.get("finish_reason")
     return [
         StreamChunk(
-            "".join(texts),
-            "".join(thoughts),
-            "",
-            calls,
-            _finish(native),
-            0,
-            parse_cohere_usage(obj.get("usage")),
-            None,
-            obj.get("id"),
-            _logprobs(obj.get("logprobs")),
-            None,
-            obj,
-            native,
-            items,
+            content="".join(texts),
+            reasoning="".join(thoughts),
+            tool_calls=calls,
+            finish_reason=_finish(native),
+            usage=parse_cohere_usage(obj.get("usage")),
+            id=obj.get("id"),
+            logprobs=_logprobs(obj.get("logprobs")),
+            raw=obj,
+            native_finish_reason=native,
+            items=items,
         )
     ]
 

@@ -159,20 +159,19 @@ class _GeminiState:
             lp = candidate.get("logprobsResult")
             out.append(
                 StreamChunk(
-                    text,
-                    reasoning,
-                    "",
-                    calls,
-                    finish,
-                    index,
-                    usage,
-                    model,
-                    rid,
-                    _logprobs(lp) if lp else None,
-                    signature,
-                    obj,
-                    native,
-                    items,
+                    content=text,
+                    reasoning=reasoning,
+                    tool_calls=calls,
+                    finish_reason=finish,
+                    index=index,
+                    usage=usage,
+                    model=model,
+                    id=rid,
+                    logprobs=_logprobs(lp) if lp else None,
+                    reasoning_signature=signature,
+                    raw=obj,
+                    native_finish_reason=native,
+                    items=items,
                 )
             )
             usage = None  # reported once, on the first candidate's chunk

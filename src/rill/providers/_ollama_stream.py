@@ -161,20 +161,16 @@ class OllamaDecoder:
                 items = (timings,)
         out.append(
             StreamChunk(
-                content,
-                reasoning,
-                "",
-                calls,
-                finish,
-                0,
-                usage,
-                obj.get("model"),
-                None,
-                obj.get("logprobs") or None,
-                None,
-                obj,
-                native,
-                items,
+                content=content,
+                reasoning=reasoning,
+                tool_calls=calls,
+                finish_reason=finish,
+                usage=usage,
+                model=obj.get("model"),
+                logprobs=obj.get("logprobs") or None,
+                raw=obj,
+                native_finish_reason=native,
+                items=items,
             )
         )
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .._chunks import StreamChunk, ToolCallDelta
+from .._chunks import StreamChunk, ToolCallDelta, text_chunk
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
 from .._messages import Message
 from .._response import ToolCall, Usage
@@ -107,19 +107,18 @@ def _decode_response(body: bytes, provider: str) -> list[StreamChunk]:
         native = choice.get("finish_reason")
         chunks.append(
             StreamChunk(
-                content,
-                reasoning,
-                message.get("refusal") or "",
-                calls,
-                _FINISH.get(native, native) if native else None,
-                choice.get("index", position),
-                usage if position == 0 else None,
-                model,
-                rid,
-                _logprobs(choice.get("logprobs")),
-                None,
-                obj,
-                native,
+                content=content,
+                reasoning=reasoning,
+                refusal=message.get("refusal") or "",
+                tool_calls=calls,
+                finish_reason=_FINISH.get(native, native) if native else None,
+                index=choice.get("index", position),
+                usage=usage if position == 0 else None,
+                model=model,
+                id=rid,
+                logprobs=_logprobs(choice.get("logprobs")),
+                raw=obj,
+                native_finish_reason=native,
             )
         )
     if not chunks and usage is not None:
@@ -193,11 +192,15 @@ class OpenAIChatDecoder(SSEStreamDecoder):
                 if content.__class__ is str:
                     # raw stays bytes: the parsed event is garbage at once.
                     out.append(
-                        StreamChunk(
-                            content, "", "", (), None, choice.get("index", 0), usage, model, rid,
-                            None, None, data if single else obj,
+                        text_chunk(
+                            content,
+                            choice.get("index", 0),
+                            usage,
+                            model,
+                            rid,
+                            data if single else obj,
                         )
-                    )  # fmt: skip
+                    )
                     usage = None
                     continue
             out.append(self._chunk(obj, choice, delta, native, usage, model, rid))
@@ -223,19 +226,18 @@ class OpenAIChatDecoder(SSEStreamDecoder):
         if content.__class__ is not str:
             content, reasoning = _content_parts(content, reasoning)
         return StreamChunk(
-            content,
-            reasoning,
-            delta.get("refusal") or "",
-            tool_call_deltas(calls) if calls else (),
-            _FINISH.get(native, native) if native else None,
-            index,
-            usage,
-            model,
-            rid,
-            _logprobs(lp) if lp else None,
-            None,
-            obj,
-            native,
+            content=content,
+            reasoning=reasoning,
+            refusal=delta.get("refusal") or "",
+            tool_calls=tool_call_deltas(calls) if calls else (),
+            finish_reason=_FINISH.get(native, native) if native else None,
+            index=index,
+            usage=usage,
+            model=model,
+            id=rid,
+            logprobs=_logprobs(lp) if lp else None,
+            raw=obj,
+            native_finish_reason=native,
         )
 
     def _error_in(self, obj: Any) -> Any:

@@ -115,18 +115,11 @@ class ResponsesDecoder(SSEStreamDecoder):
         if kind == "response.output_text.delta":
             out.append(
                 StreamChunk(
-                    obj.get("delta") or "",
-                    "",
-                    "",
-                    (),
-                    None,
-                    0,
-                    None,
-                    self._model,
-                    self._id,
-                    obj.get("logprobs") or None,
-                    None,
-                    obj,
+                    content=obj.get("delta") or "",
+                    model=self._model,
+                    id=self._id,
+                    logprobs=obj.get("logprobs") or None,
+                    raw=obj,
                 )
             )
         elif (
@@ -137,16 +130,10 @@ class ResponsesDecoder(SSEStreamDecoder):
         elif kind == "response.function_call_arguments.delta":
             index = self._tool_index(obj)
             call = (ToolCallDelta(index, None, None, obj.get("delta") or ""),)
-            out.append(
-                StreamChunk("", "", "", call, None, 0, None, self._model, self._id, None, None, obj)
-            )
+            out.append(StreamChunk(tool_calls=call, model=self._model, id=self._id, raw=obj))
         elif kind == "response.refusal.delta":
             refusal = obj.get("delta") or ""
-            out.append(
-                StreamChunk(
-                    "", "", refusal, (), None, 0, None, self._model, self._id, None, None, obj
-                )
-            )
+            out.append(StreamChunk(refusal=refusal, model=self._model, id=self._id, raw=obj))
         elif kind == "response.output_item.added":
             self._item_added(obj, out)
         elif kind == "response.output_item.done":
@@ -174,9 +161,7 @@ class ResponsesDecoder(SSEStreamDecoder):
             if self._reasoning_part is not None:
                 text = _PARAGRAPH + text
             self._reasoning_part = part
-        out.append(
-            StreamChunk("", text, "", (), None, 0, None, self._model, self._id, None, None, obj)
-        )
+        out.append(StreamChunk(reasoning=text, model=self._model, id=self._id, raw=obj))
 
     def _tool_index(self, obj: dict[str, Any]) -> int:
         index = self._tools.get(obj.get("output_index"))
@@ -204,7 +189,7 @@ class ResponsesDecoder(SSEStreamDecoder):
             return
         index = self._new_tool(position, item.get("id"))
         call = (ToolCallDelta(index, item.get("call_id") or None, item.get("name") or None, ""),)
-        out.append(StreamChunk("", "", "", call, None, 0, None, self._model, self._id, raw=obj))
+        out.append(StreamChunk(tool_calls=call, model=self._model, id=self._id, raw=obj))
 
     def _item_done(self, obj: dict[str, Any], out: list[StreamChunk]) -> None:
         item = obj.get("item")
@@ -245,20 +230,13 @@ class ResponsesDecoder(SSEStreamDecoder):
             finish, native = _finish_reason(response, self._calls > 0)
         out.append(
             StreamChunk(
-                "",
-                "",
-                "",
-                (),
-                finish,
-                0,
-                parse_responses_usage(response),
-                self._model,
-                self._id,
-                None,
-                None,
-                obj,
-                native,
-                items,
+                finish_reason=finish,
+                usage=parse_responses_usage(response),
+                model=self._model,
+                id=self._id,
+                raw=obj,
+                native_finish_reason=native,
+                items=items,
             )
         )
 
@@ -347,19 +325,17 @@ def _decode_response(body: bytes, provider: str) -> list[StreamChunk]:
     finish, native = _finish_reason(obj, bool(calls))
     return [
         StreamChunk(
-            "".join(content),
-            _PARAGRAPH.join(reasoning),
-            "".join(refusal),
-            tuple(calls),
-            finish,
-            0,
-            parse_responses_usage(obj),
-            obj.get("model") or None,
-            obj.get("id") or None,
-            logprobs or None,
-            None,
-            obj,
-            native,
-            tuple(output),
+            content="".join(content),
+            reasoning=_PARAGRAPH.join(reasoning),
+            refusal="".join(refusal),
+            tool_calls=tuple(calls),
+            finish_reason=finish,
+            usage=parse_responses_usage(obj),
+            model=obj.get("model") or None,
+            id=obj.get("id") or None,
+            logprobs=logprobs or None,
+            raw=obj,
+            native_finish_reason=native,
+            items=tuple(output),
         )
     ]
