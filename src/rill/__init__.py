@@ -37,7 +37,7 @@ from ._errors import (
 from ._estimate import HeuristicCounter, TiktokenCounter, TokenCounter
 from ._messages import Message, MessageRole
 from ._models import ModelName
-from ._params import GenerationParams, Timeouts
+from ._params import GenerationParams, Mode, Timeouts
 from ._response import Choice, GenerationResponse, Timing, ToolCall, Usage
 from .providers import Provider, register_provider
 
@@ -112,6 +112,7 @@ __all__ = [
     "Message",
     "MessageRole",
     "MissingAPIKeyError",
+    "Mode",
     "ModelName",
     "NotFoundError",
     "ObjectStream",

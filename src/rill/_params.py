@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from ._errors import InvalidRequestError
 
-__all__ = ["GenerationParams", "Timeouts", "validate_params"]
+__all__ = ["GenerationParams", "Mode", "Timeouts", "validate_params"]
+
+# How a structured call asks for JSON (see ``rill.structured``); a provider
+# declares its default. Here, beside the other parameters, so that the
+# provider layer can name it without importing structured streaming.
+Mode = Literal["json_schema", "json", "tool", "text"]
 
 
 class GenerationParams(TypedDict, total=False):

@@ -319,7 +319,7 @@ def test_optional_fields_are_sent_non_strict(rill_emulator: Emulator) -> None:
         ("tool", lambda body: body["tool_choice"]["function"]["name"] == "Loose"),
     ],
 )
-def test_modes_can_be_chosen(rill_emulator: Emulator, mode: str, check: Any) -> None:
+def test_modes_can_be_chosen(rill_emulator: Emulator, mode: rill.Mode, check: Any) -> None:
     document = '{"name": "Ada"}'
     if mode == "tool":
         rill_emulator.enqueue(
@@ -340,7 +340,7 @@ def test_modes_can_be_chosen(rill_emulator: Emulator, mode: str, check: Any) -> 
 
 def test_bad_structured_calls_raise_at_the_call() -> None:
     with pytest.raises(rill.InvalidRequestError, match="structured mode"):
-        rill.stream_object("x", Loose, model="vllm/m", mode="yaml")
+        rill.stream_object("x", Loose, model="vllm/m", mode="yaml")  # type: ignore[arg-type]
     with pytest.raises(rill.InvalidRequestError, match="one choice"):
         rill.stream_object("x", Loose, model="vllm/m", n=2)
     with pytest.raises(rill.InvalidRequestError, match="response_format"):

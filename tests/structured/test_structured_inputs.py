@@ -103,6 +103,8 @@ def test_trailing_whitespace_is_fine_in_strict_modes(rill_emulator: Emulator) ->
 
 
 @pytest.mark.parametrize("mode", ["text", "json"])
-def test_text_and_json_modes_still_find_json_in_prose(rill_emulator: Emulator, mode: str) -> None:
+def test_text_and_json_modes_still_find_json_in_prose(
+    rill_emulator: Emulator, mode: rill.Mode
+) -> None:
     rill_emulator.enqueue(Script.of_text('Sure:\n```json\n{"name": "a"}\n```\nAnything else?'))
     assert rill.generate_object("x", Item, mode=mode, **opts(rill_emulator)).name == "a"

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from .._errors import MissingAPIKeyError
+from .._params import Mode
 from ._base import Call, Codec, HTTPRequest
 
 __all__ = ["Provider"]
@@ -44,7 +45,7 @@ class Provider:
     stream_usage: bool = True
     streaming: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
-    structured_mode: str = "json_schema"
+    structured_mode: Mode = "json_schema"
 
     def resolve_base_url(self, base_url: str | None) -> str:
         if base_url:

@@ -26,18 +26,18 @@ from __future__ import annotations
 import copy
 import functools
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
 from .._errors import InvalidRequestError
 from .._messages import Message, MessageRole
+from .._params import Mode
 from .._tools import ToolSpec
 
 __all__ = ["MODES", "Mode", "StructuredRequest", "strict_schema", "structured_request"]
 
-Mode = Literal["json_schema", "json", "tool", "text"]
 MODES: tuple[Mode, ...] = ("json_schema", "json", "tool", "text")
 
 
@@ -56,7 +56,7 @@ class StructuredRequest:
 
 
 @functools.lru_cache(maxsize=256)
-def structured_request(model: type[BaseModel], mode: str) -> StructuredRequest:
+def structured_request(model: type[BaseModel], mode: Mode) -> StructuredRequest:
     """The request additions that make a provider answer with ``model`` as JSON.
 
     Cached per model and mode: generating a schema costs more than streaming

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from .._async import AsyncStream, agenerate_stream
 from .._client import Stream, generate_stream
 from .._messages import Message, MessageRole, Prompt, normalize_messages
+from .._params import Mode
 from .._request import RequestOptions
 from .._response import GenerationResponse
 from ._modes import StructuredRequest
@@ -56,7 +57,7 @@ class StructuredOptions(RequestOptions, total=False):
     """``RequestOptions`` plus ``mode``: ``json_schema``, ``json``, ``tool`` or
     ``text`` (default: the provider's ``structured_mode``)."""
 
-    mode: str
+    mode: Mode
 
 
 class _Base(Generic[M]):
