@@ -671,7 +671,7 @@ def through_session(model: str, body: bytes, cuts: list[int]) -> None:
         for start, end in itertools.pairwise([0, *sorted(set(cuts)), len(body)]):
             delivered += session.feed(body[start:end])
             session.after_read()
-        delivered += session.end()
+        delivered += session.flush()
     except RillError:
         pass
     assert_well_typed(delivered, strict=True)

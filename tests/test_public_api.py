@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import types
 from typing import Any
 
@@ -109,3 +110,51 @@ async def test_the_old_async_until_done_still_works_and_warns(rill_emulator: Any
     with pytest.warns(DeprecationWarning, match="auntil_done"):
         response = await stream.until_done()
     assert response.content == "old name"
+
+
+# Objects that take input piece by piece: ``feed`` (or ``decode``) each piece,
+# ``flush`` at the end of input. No other end-of-input verb.
+_INCREMENTAL = [
+    "rill.wire:SSEDecoder",
+    "rill.wire:NDJSONDecoder",
+    "rill.wire:JSONArrayDecoder",
+    "rill.wire._decompress:Decompressor",
+    "rill.structured:JsonStreamParser",
+    "rill.structured:ObjectTracker",
+    "rill.providers:ChunkDecoder",
+    "rill._session:StreamSession",
+    "rill.structured._session:StructuredSession",
+]
+_DEPRECATED_ENDS = {"JsonStreamParser": {"close"}, "ObjectTracker": {"close", "end"}}
+
+
+@pytest.mark.parametrize("where", _INCREMENTAL)
+def test_every_incremental_decoder_ends_input_with_flush(where: str) -> None:
+    module, _, name = where.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    assert callable(getattr(cls, "flush", None)), f"{name} has no flush()"
+    others = {"close", "end", "finish", "eof", "feed_eof"} & set(dir(cls))
+    assert others == _DEPRECATED_ENDS.get(name, set()), f"{name} also ends input with {others}"
+
+
+def test_the_old_end_of_input_names_still_work_and_warn() -> None:
+    from pydantic import BaseModel
+
+    from rill.structured import JsonStreamParser, ObjectTracker
+
+    parser = JsonStreamParser()
+    parser.feed("12")
+    with pytest.warns(DeprecationWarning, match="flush"):
+        assert parser.close()
+
+    class Point(BaseModel):
+        x: int
+
+    tracker = ObjectTracker(Point)
+    tracker.feed('{"x": 1}')
+    with pytest.warns(DeprecationWarning, match="flush_document"):
+        assert tracker.end() == {"x": 1}
+    tracker = ObjectTracker(Point)
+    tracker.feed('{"x": 2}')
+    with pytest.warns(DeprecationWarning, match="flush"):
+        assert tracker.close() == Point(x=2)

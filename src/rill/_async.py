@@ -117,7 +117,7 @@ async def _drive(session: StreamSession, client: object) -> AsyncGenerator[Strea
                                     await _call(callback, chunk, is_async)
                                 yield chunk
                             session.after_read()
-                        for chunk in session.end():
+                        for chunk in session.flush():
                             if callback is not None:
                                 await _call(callback, chunk, is_async)
                             yield chunk

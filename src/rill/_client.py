@@ -108,7 +108,7 @@ def _drive(session: StreamSession, transport: Transport) -> Generator[StreamChun
                                 callback(chunk)
                                 yield chunk
                         session.after_read()
-                    for chunk in session.end():
+                    for chunk in session.flush():
                         if callback is not None:
                             callback(chunk)
                         yield chunk

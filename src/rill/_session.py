@@ -72,7 +72,7 @@ class StreamSession:
         raise session.status_failure(body)    #   body, then (or retry: retry_delay)
         chunks = session.feed(data)           # per network read; yield them,
         session.after_read()                  #   then raise a failure they held
-        chunks = session.end()                # at end of body
+        chunks = session.flush()              # at end of body
         raise session.expired(connecting)     # when a read or connect timed out
         raise session.failure(exc)            # on another transport error
     """
@@ -234,7 +234,7 @@ class StreamSession:
         self.last_read = chunks
         return chunks
 
-    def end(self) -> list[StreamChunk]:
+    def flush(self) -> list[StreamChunk]:
         """The body ended. Returns the last chunks, or raises when the stream
         was cut short or reported an error."""
         if not self._received:

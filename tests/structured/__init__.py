@@ -93,7 +93,7 @@ def parse_all(chunks: list[str], **kwargs: Any) -> tuple[Any, list[Op], JsonStre
         new = parser.feed(chunk)
         ops += new
         assembler.apply(new)
-    new = parser.close()
+    new = parser.flush()
     ops += new
     assembler.apply(new)
     return assembler.value, ops, parser

@@ -125,6 +125,6 @@ def test_every_path_completes_exactly_once(data: st.DataObject, text: str) -> No
         for path in doc.apply(parser.feed(chunk)):
             assert doc.is_complete(path)
             seen.append(path)
-    seen += doc.apply(parser.close())
+    seen += doc.apply(parser.flush())
     assert len(seen) == len(set(seen))
     assert set(seen) == all_paths(json.loads(text)) == doc.completed

@@ -22,7 +22,7 @@ def feed(parser: JsonStreamParser, text: str, size: int) -> list[Op]:
     ops: list[Op] = []
     for k in range(0, len(text), size):
         ops += parser.feed(text[k : k + size])
-    return ops + parser.close()
+    return ops + parser.flush()
 
 
 def nested(openers: str) -> str:
@@ -154,7 +154,7 @@ def test_many_values_at_the_depth_bound_stream_in_bounded_memory() -> None:
         parser, doc = JsonStreamParser(), Assembler()
         for k in range(0, len(text), 64):
             doc.apply(parser.feed(text[k : k + 64]))
-        doc.apply(parser.close())
+        doc.apply(parser.flush())
         node = doc.value
         for _ in range(depth - 1):
             node = node[0]

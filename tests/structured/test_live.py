@@ -78,7 +78,7 @@ def test_one_object_updated_in_place() -> None:
             assert type(first_row) is Row  # complete: a real, validated instance
         if first_row is not None:
             assert live.rows[0] is first_row  # type: ignore[attr-defined]
-    final = tracker.close()
+    final = tracker.flush()
     assert live.model_dump() == final.model_dump()
     assert live.complete_fields == {"title", "rows"}
 
@@ -134,7 +134,7 @@ def test_each_update_costs_what_it_changed(monkeypatch: pytest.MonkeyPatch) -> N
         tracker = ObjectTracker(Report)
         for k in range(0, len(text), 4):
             tracker.feed(text[k : k + 4])
-        tracker.close()
+        tracker.flush()
         # One partial per object, and each row's note validated a bounded
         # number of times (alone, in its row, in the final object).
         assert made.count(partial_model(Row)) == rows
@@ -216,7 +216,7 @@ def test_live_equals_one_shot_whatever_the_chunking(
 def test_build_partial_of_the_whole_document() -> None:
     tracker = ObjectTracker(User)
     tracker.feed(json.dumps(USER))
-    tracker.end()
+    tracker.flush_document()
     once = build_partial(User, tracker.assembler)
     assert once == tracker.partial
     assert once is not tracker.partial

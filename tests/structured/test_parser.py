@@ -48,7 +48,7 @@ def test_any_split_gives_json_loads_result_and_consistent_partials(
         assert consistent(partial, final) or not assembler.started
         for path in assembler.completed:
             assert same(value_at(partial, path), value_at(final, path))
-    new = parser.close()
+    new = parser.flush()
     assembler.apply(new)
     ops += new
     assert same(assembler.value, final)
@@ -57,7 +57,7 @@ def test_any_split_gives_json_loads_result_and_consistent_partials(
 
     # Chunking changes only how strings are delivered.
     whole = JsonStreamParser()
-    whole_ops = whole.feed(text) + whole.close()
+    whole_ops = whole.feed(text) + whole.flush()
     assert coalesce(ops) == whole_ops
     assert coalesce(whole_ops) == whole_ops
 
@@ -108,7 +108,7 @@ def test_ops_for_a_small_document() -> None:
     assert p.feed("ue], ") == [SetScalar(("a", 2), True), Close(("a",))]
     assert p.feed('"b": "z"}') == [SetScalar(("b",), "z"), Close(())]
     assert p.done
-    assert p.close() == []
+    assert p.flush() == []
 
 
 def test_numbers_wait_for_their_delimiter() -> None:
@@ -151,7 +151,7 @@ def test_deep_nesting_uses_no_recursion() -> None:
     parser, assembler = JsonStreamParser(max_depth=2 * depth), Assembler()
     for k in range(0, len(text), 997):
         assembler.apply(parser.feed(text[k : k + 997]))
-    assembler.apply(parser.close())
+    assembler.apply(parser.flush())
     node: Any = assembler.value
     for _ in range(depth):
         node = node["a"]
@@ -179,7 +179,7 @@ def test_linear_in_input_size() -> None:
         parser = JsonStreamParser()
         for k in range(0, len(text), 4):
             parser.feed(text[k : k + 4])
-        parser.close()
+        parser.flush()
         return parser.chars_examined / len(text)
 
     small, large = ratio(10_000), ratio(1_000_000)
@@ -231,7 +231,7 @@ def test_prose_only_raises() -> None:
     parser = JsonStreamParser()
     parser.feed("I cannot help with that.")
     with pytest.raises(JsonStreamError, match="no JSON value found"):
-        parser.close()
+        parser.flush()
 
 
 def test_strict_mode_takes_exactly_one_value() -> None:
@@ -279,7 +279,7 @@ def test_malformed_input_raises_with_position(text: str, position: int) -> None:
         with pytest.raises(JsonStreamError) as info:
             for chunk in chunks:
                 parser.feed(chunk)
-            parser.close()
+            parser.flush()
         assert info.value.position == position
         assert isinstance(info.value, ValueError)
         assert isinstance(info.value, RillError)
@@ -302,7 +302,7 @@ def test_incomplete_input_raises_at_close_and_keeps_partial(text: str, partial: 
     parser, assembler = JsonStreamParser(), Assembler()
     assembler.apply(parser.feed(text))
     with pytest.raises(JsonStreamError, match="incomplete JSON") as info:
-        parser.close()
+        parser.flush()
     assert info.value.position == len(text)
     assert assembler.value == partial
     assert not assembler.done
@@ -319,9 +319,9 @@ def test_error_carries_ops_produced_before_it() -> None:
 def test_feed_after_close_raises() -> None:
     parser = JsonStreamParser()
     parser.feed("[]")
-    parser.close()
-    assert parser.close() == []
-    with pytest.raises(JsonStreamError, match="after close"):
+    parser.flush()
+    assert parser.flush() == []
+    with pytest.raises(JsonStreamError, match="after flush"):
         parser.feed("[]")
 
 

@@ -42,7 +42,7 @@ def run(text: str, cuts: list[int], *, allow_prose: bool) -> None:
     try:
         for start, end in itertools.pairwise(bounds):
             assert isinstance(parser.feed(text[start:end]), list)
-        assert isinstance(parser.close(), list)
+        assert isinstance(parser.flush(), list)
     except JsonStreamError:
         pass  # a RillError: the one failure the parser may raise
 

@@ -107,7 +107,7 @@ def test_close_returns_the_validated_model() -> None:
     text = "Here you go:\n```json\n" + json.dumps(USER) + "\n```\n"
     for k in range(0, len(text), 7):
         tracker.feed(text[k : k + 7])
-    assert tracker.close() == User.model_validate(USER)
+    assert tracker.flush() == User.model_validate(USER)
     assert tracker.raw_text == text
     assert tracker.progress().fraction == 1.0
 
@@ -147,7 +147,7 @@ def test_invalid_final_object_raises_with_raw_text_and_partial() -> None:
     text = json.dumps({**USER, "role": "root"})
     tracker.feed(text)
     with pytest.raises(StructuredValidationError) as info:
-        tracker.close()
+        tracker.flush()
     assert info.value.raw_text == text
     assert info.value.partial.name == "Ada Lovelace"
     assert info.value.partial.role is None
@@ -163,7 +163,7 @@ def test_malformed_json_keeps_the_partial() -> None:
     incomplete = ObjectTracker(User)
     incomplete.feed('{"name": "Ad')
     with pytest.raises(JsonStreamError, match="incomplete"):
-        incomplete.close()
+        incomplete.flush()
     assert incomplete.partial.name == "Ad"  # type: ignore[attr-defined]
 
 
@@ -198,7 +198,7 @@ def test_validators_run_on_complete_values_only_and_once() -> None:
     tracker = ObjectTracker(Audited)
     tracker.feed('{"title": "x", "count": 2}')
     CALLS.clear()
-    result = tracker.close()
+    result = tracker.flush()
     assert CALLS == ["x", "model"]
     assert (result.title, result.count) == ("X", 2)
 
@@ -215,7 +215,7 @@ def test_recursive_models() -> None:
     assert partial.label == "root"  # type: ignore[attr-defined]
     assert partial.children[0].children[0].label == "a"  # type: ignore[attr-defined]
     tracker.feed('1"}]}]}')
-    assert tracker.close().children[0].children[0].label == "a1"
+    assert tracker.flush().children[0].children[0].label == "a1"
 
 
 def test_progress_counts_leaf_fields() -> None:
@@ -296,4 +296,4 @@ def test_random_users_stream_consistently(data: st.DataObject, user: dict[str, A
     for chunk in split_at(text, data.draw(st.lists(st.integers(0, len(text)), max_size=25))):
         tracker.feed(chunk)
         assert consistent_partial(tracker.partial, final)
-    assert tracker.close() == final
+    assert tracker.flush() == final

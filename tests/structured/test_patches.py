@@ -76,7 +76,7 @@ def test_patches_rebuild_the_document(data: st.DataObject, text: str) -> None:
         for patch in new:
             one_by_one = apply_patch(one_by_one, patch)
         patches += new
-    last = to_patches(parser.close())
+    last = to_patches(parser.flush())
     for patch in last:
         one_by_one = apply_patch(one_by_one, patch)
     patches += last

@@ -1,7 +1,7 @@
 """An incremental JSON parser (RFC 8259) that turns text chunks into path ops.
 
 ``JsonStreamParser`` is a plain object in the h11 style: push text with
-``feed(chunk)``, take the ops it returns, call ``close()`` at the end. It keeps
+``feed(chunk)``, take the ops it returns, call ``flush()`` at the end. It keeps
 only the token it is in the middle of (the digits of a number, a partial
 literal such as ``tr``, an unfinished ``\\u`` escape, an object key), so every
 character is examined a bounded number of times however the text is split.
@@ -53,6 +53,7 @@ orjson stops at 1024. A document that really is deeper can raise it.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from typing import cast
 
@@ -106,7 +107,7 @@ _FENCE = 11  # skipping a markdown fence's language tag
 _TENTATIVE = 12  # a top-level literal ended; the next character decides if it was prose
 _DONE = 13  # the top-level value is complete
 _FAILED = 14  # an error was raised; the parser is unusable
-_CLOSED = 15  # close() returned
+_CLOSED = 15  # flush() returned
 
 _ENDED_IN = {
     _STRING: "inside a string",
@@ -219,7 +220,7 @@ class JsonStreamParser:
     [AppendString(('name',), 'ice'), Close(('name',))]
     >>> p.feed("0}")
     [SetScalar(('age',), 30), Close(())]
-    >>> p.close(), p.done
+    >>> p.flush(), p.done
     ([], True)
 
     ``allow_prose=False`` demands exactly one JSON value with optional
@@ -300,7 +301,7 @@ class JsonStreamParser:
         state = self._state
         n = len(text)
         if state >= _FAILED:
-            misuse = "feed() after close()" if state == _CLOSED else "feed() after an error"
+            misuse = "feed() after flush()" if state == _CLOSED else "feed() after an error"
             raise JsonStreamError(misuse, position=self._pos)
         is_key = self._is_key
         # Fast path: the middle of a long string value, the common case by far.
@@ -610,6 +611,14 @@ class JsonStreamParser:
             raise self._fail(str(exc), self._token_start, ops) from None
 
     def close(self) -> list[Op]:
+        """Deprecated: ``flush()``, the end-of-input verb of every incremental
+        decoder in rill. Kept for one release."""
+        warnings.warn(
+            "JsonStreamParser.close() is deprecated; use flush()", DeprecationWarning, stacklevel=2
+        )
+        return self.flush()
+
+    def flush(self) -> list[Op]:
         """Signal the end of input; return the last ops (a top-level number).
 
         Raises ``JsonStreamError`` if the JSON is incomplete or none was found.

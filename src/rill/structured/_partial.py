@@ -36,6 +36,7 @@ import functools
 import threading
 import types
 import typing
+import warnings
 from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
@@ -426,7 +427,7 @@ class ObjectTracker(Generic[M]):
     >>> t.partial
     PartialUser(name='Ad', age=None)
     >>> _ = t.feed('a", "age": 36}')
-    >>> t.close()
+    >>> t.flush()
     User(name='Ada', age=36)
 
     ``partial`` is one object for the whole stream, updated in place by each
@@ -482,26 +483,42 @@ class ObjectTracker(Generic[M]):
         """Field completion of the current partial object."""
         return progress(self.partial)
 
-    def end(self) -> Any:
+    def flush_document(self) -> Any:
         """End of input: the complete document, not yet validated.
 
         Raises ``JsonStreamError`` if the JSON is incomplete or malformed.
         """
         try:
-            ops = self.parser.close()
+            ops = self.parser.flush()
         except JsonStreamError as exc:
             self._apply(exc.ops)
             raise
         self._apply(ops)
         return self.assembler.value
 
-    def close(self) -> M:
+    def flush(self) -> M:
         """End of input: the final object, validated by the model.
 
         Raises ``JsonStreamError`` if the JSON is incomplete or malformed and
         ``StructuredValidationError`` if it does not validate.
         """
-        return self.validate(self.end())
+        return self.validate(self.flush_document())
+
+    def close(self) -> M:
+        """Deprecated: ``flush()``. Kept for one release."""
+        warnings.warn(
+            "ObjectTracker.close() is deprecated; use flush()", DeprecationWarning, stacklevel=2
+        )
+        return self.flush()
+
+    def end(self) -> Any:
+        """Deprecated: ``flush_document()``. Kept for one release."""
+        warnings.warn(
+            "ObjectTracker.end() is deprecated; use flush_document()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.flush_document()
 
     def validate(self, document: Any) -> M:
         """``document`` validated by the model, or ``StructuredValidationError``

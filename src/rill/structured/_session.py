@@ -61,7 +61,7 @@ class StructuredSession(Generic[M]):
 
     ``take(chunk)`` keeps the JSON text a chunk carries (message text, or the
     first tool call's arguments in tool mode); ``settle()``, once per network
-    read, parses it and tells whether the document changed; ``finish()``
+    read, parses it and tells whether the document changed; ``flush()``
     validates the final object strictly.
     """
 
@@ -154,12 +154,12 @@ class StructuredSession(Generic[M]):
         value = self.tracker.assembler.value
         return ("items",) if isinstance(value, dict) else ()
 
-    def finish(self) -> M:
+    def flush(self) -> M:
         """The end of the stream: the final object, validated by the model."""
         if self._bad_item is not None:
             raise self._bad_item
         try:
-            document = self.tracker.end()
+            document = self.tracker.flush_document()
         except JsonStreamError as exc:
             raise self._invalid(f"the model's JSON is incomplete or malformed: {exc}") from exc
         if self._item is not None and isinstance(document, list):

@@ -200,7 +200,7 @@ def _drive(
             session.take(chunk)
             if chunk is stream.last_read[-1] and session.settle():
                 yield from updates(session)
-    session.finish()
+    session.flush()
     yield from _final_updates(session, updates)
 
 
@@ -215,7 +215,7 @@ async def _adrive(
             if chunk is stream.last_read[-1] and session.settle():
                 for update in updates(session):
                     yield update
-    session.finish()
+    session.flush()
     for update in _final_updates(session, updates):
         yield update
 
