@@ -26,7 +26,6 @@ from .._messages import Message, MessageRole, Prompt, normalize_messages
 from .._params import Mode
 from .._request import RequestOptions
 from .._response import GenerationResponse
-from ._modes import StructuredRequest
 from ._partial import Progress, StructuredValidationError
 from ._session import StructuredSession, check_schema, items_wrapper, structured_call
 
@@ -80,6 +79,16 @@ class _Base(Generic[M]):
         """The JSON text received so far."""
         return self._session.tracker.raw_text
 
+    def _final(self) -> M:
+        """The validated object, once the updates have been read to their end."""
+        if self._session.final is None:
+            raise StructuredValidationError(
+                "the stream was closed before the object was complete",
+                raw_text=self.raw_text,
+                partial=self._session.tracker.partial,
+            )
+        return self._session.final
+
 
 class ObjectStream(_Base[M], Generic[M, Y]):
     """Iterate for updates (partial objects, items or patches); ``final`` is
@@ -124,13 +133,7 @@ class ObjectStream(_Base[M], Generic[M, Y]):
         """The validated object: reads the rest of the stream if needed."""
         for _ in self._updates:
             pass
-        if self._session.final is None:
-            raise StructuredValidationError(
-                "the stream was closed before the object was complete",
-                raw_text=self.raw_text,
-                partial=self._session.tracker.partial,
-            )
-        return self._session.final
+        return self._final()
 
     @property
     def response(self) -> GenerationResponse:
@@ -177,13 +180,7 @@ class AsyncObjectStream(_Base[M], Generic[M, Y]):
         """The validated object: reads the rest of the stream if needed."""
         async for _ in self._updates:
             pass
-        if self._session.final is None:
-            raise StructuredValidationError(
-                "the stream was closed before the object was complete",
-                raw_text=self.raw_text,
-                partial=self._session.tracker.partial,
-            )
-        return self._session.final
+        return self._final()
 
     @property
     def response(self) -> GenerationResponse:
@@ -228,10 +225,24 @@ def _final_updates(
     return updates(session) if session.tracker.last_ops else []
 
 
-def _session(schema: type[M], request: StructuredRequest, item: Any = None) -> StructuredSession[M]:
-    return StructuredSession(
+def _prepare(
+    function: str, prompt: Prompt, schema: type[Any], options: StructuredOptions, *, items: bool
+) -> tuple[Prompt, dict[str, Any], StructuredSession[Any]]:
+    """What every structured function does before it streams, sync or async:
+    check the schema (``function`` names the caller in the error), add the
+    mode's options and instruction to the call, and make the session that
+    will read the answer. With ``items``, ``schema`` is the item type: the
+    model is asked for a wrapper object whose items are yielded."""
+    item = None
+    if items:
+        item, schema = schema, items_wrapper(schema)
+    else:
+        check_schema(schema, function)
+    prompt, opts, request = structured_call(prompt, schema, dict(options))
+    session: StructuredSession[Any] = StructuredSession(
         schema, from_tool=request.from_tool, item=item, allow_prose=request.allow_prose
     )
+    return prompt, opts, session
 
 
 # --------------------------------------------------------------- what a yield is
@@ -266,10 +277,10 @@ def stream_object(
 
     Every update yields the same live object, updated in place; keep
     ``partial.model_copy(deep=True)`` to hold on to one state."""
-    check_schema(schema, "stream_object")
-    prompt, opts, request = structured_call(prompt, schema, dict(options))
-    stream = generate_stream(prompt, http_client=http_client, **opts)
-    return ObjectStream(stream, _session(schema, request), _partials)
+    prompt, opts, session = _prepare("stream_object", prompt, schema, options, items=False)
+    return ObjectStream(
+        generate_stream(prompt, http_client=http_client, **opts), session, _partials
+    )
 
 
 def astream_object(
@@ -280,10 +291,10 @@ def astream_object(
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, M]:
     """Async twin of :func:`stream_object`."""
-    check_schema(schema, "astream_object")
-    prompt, opts, request = structured_call(prompt, schema, dict(options))
-    stream = agenerate_stream(prompt, http_client=http_client, **opts)
-    return AsyncObjectStream(stream, _session(schema, request), _partials)
+    prompt, opts, session = _prepare("astream_object", prompt, schema, options, items=False)
+    return AsyncObjectStream(
+        agenerate_stream(prompt, http_client=http_client, **opts), session, _partials
+    )
 
 
 def stream_items(
@@ -296,11 +307,8 @@ def stream_items(
     """Stream a list: each item is yielded once, when it is complete and
     valid. The model is asked for ``{"items": [...]}``; a bare top-level array
     in its answer works too."""
-    wrapper = items_wrapper(item)
-    prompt, opts, request = structured_call(prompt, wrapper, dict(options))
-    stream = generate_stream(prompt, http_client=http_client, **opts)
-    session = _session(wrapper, request, item)
-    return ObjectStream(stream, session, _items)
+    prompt, opts, session = _prepare("stream_items", prompt, item, options, items=True)
+    return ObjectStream(generate_stream(prompt, http_client=http_client, **opts), session, _items)
 
 
 def astream_items(
@@ -311,11 +319,10 @@ def astream_items(
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[Any, T]:
     """Async twin of :func:`stream_items`."""
-    wrapper = items_wrapper(item)
-    prompt, opts, request = structured_call(prompt, wrapper, dict(options))
-    stream = agenerate_stream(prompt, http_client=http_client, **opts)
-    session = _session(wrapper, request, item)
-    return AsyncObjectStream(stream, session, _items)
+    prompt, opts, session = _prepare("astream_items", prompt, item, options, items=True)
+    return AsyncObjectStream(
+        agenerate_stream(prompt, http_client=http_client, **opts), session, _items
+    )
 
 
 def stream_patches(
@@ -328,10 +335,8 @@ def stream_patches(
     """Stream ``schema`` as JSON-patch-like operations (``add``, and
     ``append`` for a growing string) that rebuild the object with
     ``rill.structured.apply_patches``, in O(size of the object) bytes."""
-    check_schema(schema, "stream_patches")
-    prompt, opts, request = structured_call(prompt, schema, dict(options))
-    stream = generate_stream(prompt, http_client=http_client, **opts)
-    return ObjectStream(stream, _session(schema, request), _patches)
+    prompt, opts, session = _prepare("stream_patches", prompt, schema, options, items=False)
+    return ObjectStream(generate_stream(prompt, http_client=http_client, **opts), session, _patches)
 
 
 def astream_patches(
@@ -342,10 +347,10 @@ def astream_patches(
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, dict[str, Any]]:
     """Async twin of :func:`stream_patches`."""
-    check_schema(schema, "astream_patches")
-    prompt, opts, request = structured_call(prompt, schema, dict(options))
-    stream = agenerate_stream(prompt, http_client=http_client, **opts)
-    return AsyncObjectStream(stream, _session(schema, request), _patches)
+    prompt, opts, session = _prepare("astream_patches", prompt, schema, options, items=False)
+    return AsyncObjectStream(
+        agenerate_stream(prompt, http_client=http_client, **opts), session, _patches
+    )
 
 
 def generate_object(
