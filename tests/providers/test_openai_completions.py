@@ -424,6 +424,34 @@ def test_best_of_asks_for_the_whole_response(emu: Emulator) -> None:
     assert "stream" not in sent and sent["best_of"] == 4
 
 
+def test_whole_responses_match_the_sdk(emu: Emulator) -> None:
+    """The emulator's non-streamed body (asked for by ``best_of``), read by
+    the SDK and by rill: the same texts, finish reasons, logprobs and usage."""
+    script = Script(replies=(Reply(text="red fox"), Reply(text="blue jay", finish_reason="length")))
+    params = {"n": 2, "best_of": 3, "logprobs": 2, "echo": True}
+    emu.enqueue(script)
+    client = openai.OpenAI(base_url=emu.base_url, api_key="t", max_retries=0)
+    with client:
+        sdk = client.completions.create(model="m", prompt=["A:", "B:"], **params)
+    emu.enqueue(script)
+    response = rill.complete(["A:", "B:"], model="vllm/m", base_url=emu.base_url, **params)
+    expected = []
+    for choice in sdk.choices:
+        lp = choice.logprobs
+        assert lp is not None and lp.tokens
+        entries = [
+            {"token": t, "logprob": lp.token_logprobs[i], "top_logprobs": lp.top_logprobs[i],
+             "text_offset": lp.text_offset[i]}
+            for i, t in enumerate(lp.tokens)
+        ]  # fmt: skip
+        expected.append(
+            {"text": choice.text, "finish_reason": choice.finish_reason, "logprobs": entries}
+        )
+    assert rill_view(response) == expected
+    assert [c["text"] for c in expected] == ["A:red fox", "A:blue jay", "B:red fox", "B:blue jay"]
+    assert sdk.usage is not None and response.usage.total_tokens == sdk.usage.total_tokens
+
+
 def test_no_usage_reported_is_estimated(emu: Emulator) -> None:
     emu.enqueue(Script.of_text("one two three", usage=None))
     response = rill.complete("count", model="vllm/m", base_url=emu.base_url)
@@ -452,6 +480,7 @@ def test_extra_body_and_headers(emu: Emulator) -> None:
         frequency_penalty=0.25,
         temperature=0,
         top_p=0.9,
+        max_tokens=5,
     )
     sent = emu.requests[-1]
     assert sent.headers["authorization"] == "Bearer sk-test" and sent.headers["x-trace"] == "1"
@@ -462,6 +491,8 @@ def test_extra_body_and_headers(emu: Emulator) -> None:
         "seed": 7,
         "temperature": 0,
     }
+    # Unlike OpenAI's chat (max_completion_tokens), its completions take max_tokens.
+    assert sent.json["max_tokens"] == 5 and "max_completion_tokens" not in sent.json
 
 
 def test_callback_sees_every_chunk(emu: Emulator) -> None:
