@@ -6,7 +6,8 @@ not at module import, so a missing optional package is reported, not fatal,
 and a fresh process pays only for the library it measures. The loops stay plain
 ``for`` + ``append`` in every client, like the floor's, so they differ only in
 the library they drive. The Anthropic clients read the same text from the same
-server, which answers ``/v1/messages`` in the Anthropic Messages format.
+server, which answers ``/v1/messages`` in the Anthropic Messages format; the
+text-completion clients read it from ``/v1/completions``.
 """
 
 from __future__ import annotations
@@ -199,14 +200,17 @@ class _Rill(Peer):
 
 class RillSync(_Rill):
     name = "rill sync"
+    function = "generate_stream"
+    """The rill function that streams: chat, or ``complete_stream`` for text completions."""
 
     def open(self, url: str) -> None:
         self._client = self._httpx.Client(timeout=60)
         self._kwargs = self._options(url, self._client)
+        self._stream = getattr(self._rill, self.function)
 
     def read(self) -> str:
         parts = []
-        with self._rill.generate_stream(PROMPT, **self._kwargs) as stream:
+        with self._stream(PROMPT, **self._kwargs) as stream:
             for chunk in stream:
                 parts.append(chunk.content)
             stream.response  # noqa: B018 - the accumulated response is part of the cost
@@ -214,7 +218,7 @@ class RillSync(_Rill):
 
     def first(self) -> float:
         stamp = 0.0
-        with self._rill.generate_stream(PROMPT, **self._kwargs) as stream:
+        with self._stream(PROMPT, **self._kwargs) as stream:
             for chunk in stream:
                 if not stamp and chunk.content:
                     stamp = perf_counter()
@@ -229,14 +233,16 @@ class RillAsync(_Rill, _AsyncPeer):
     (aiohttp on asyncio), as the README recommends."""
 
     name = "rill async"
+    function = "agenerate_stream"
 
     async def _open(self, url: str) -> None:
         self._client = None
         self._kwargs = self._options(url, self._client)
+        self._stream = getattr(self._rill, self.function)
 
     async def _read(self) -> str:
         parts = []
-        async with self._rill.agenerate_stream(PROMPT, **self._kwargs) as stream:
+        async with self._stream(PROMPT, **self._kwargs) as stream:
             async for chunk in stream:
                 parts.append(chunk.content)
             stream.response  # noqa: B018
@@ -244,7 +250,7 @@ class RillAsync(_Rill, _AsyncPeer):
 
     async def _first(self) -> float:
         stamp = 0.0
-        async with self._rill.agenerate_stream(PROMPT, **self._kwargs) as stream:
+        async with self._stream(PROMPT, **self._kwargs) as stream:
             async for chunk in stream:
                 if not stamp and chunk.content:
                     stamp = perf_counter()
@@ -252,6 +258,18 @@ class RillAsync(_Rill, _AsyncPeer):
 
     async def _close(self) -> None:
         pass
+
+
+class RillCompletionsSync(RillSync):
+    """rill's text completions (``/completions``) from the same server."""
+
+    name = "rill completions sync"
+    function = "complete_stream"
+
+
+class RillCompletionsAsync(RillAsync):
+    name = "rill completions async"
+    function = "acomplete_stream"
 
 
 class RillAnthropicSync(RillSync):
@@ -334,6 +352,58 @@ class OpenAIAsync(_OpenAI, _AsyncPeer):
         create = self._client.chat.completions.create
         async for chunk in await create(model=MODEL, messages=MESSAGES, stream=True):
             if not stamp and chunk.choices and chunk.choices[0].delta.content:
+                stamp = perf_counter()
+        return stamp
+
+    async def _close(self) -> None:
+        await self._client.close()
+
+
+class OpenAICompletionsSync(_OpenAI):
+    """The SDK's text-completions stream: ``completions.create(stream=True)``."""
+
+    name = "openai SDK completions sync"
+
+    def open(self, url: str) -> None:
+        self._client = self._openai.OpenAI(base_url=url, api_key="x")
+
+    def read(self) -> str:
+        parts = []
+        for chunk in self._client.completions.create(model=MODEL, prompt=PROMPT, stream=True):
+            if chunk.choices:
+                parts.append(chunk.choices[0].text)
+        return "".join(parts)
+
+    def first(self) -> float:
+        stamp = 0.0
+        for chunk in self._client.completions.create(model=MODEL, prompt=PROMPT, stream=True):
+            if not stamp and chunk.choices and chunk.choices[0].text:
+                stamp = perf_counter()
+        return stamp
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class OpenAICompletionsAsync(_OpenAI, _AsyncPeer):
+    name = "openai SDK completions async"
+
+    async def _open(self, url: str) -> None:
+        self._client = self._openai.AsyncOpenAI(base_url=url, api_key="x")
+
+    async def _read(self) -> str:
+        parts = []
+        create = self._client.completions.create
+        async for chunk in await create(model=MODEL, prompt=PROMPT, stream=True):
+            if chunk.choices:
+                parts.append(chunk.choices[0].text)
+        return "".join(parts)
+
+    async def _first(self) -> float:
+        stamp = 0.0
+        create = self._client.completions.create
+        async for chunk in await create(model=MODEL, prompt=PROMPT, stream=True):
+            if not stamp and chunk.choices and chunk.choices[0].text:
                 stamp = perf_counter()
         return stamp
 
@@ -460,10 +530,14 @@ PEERS: dict[str, type[Peer]] = {
     "floor": Floor,
     "rill-sync": RillSync,
     "rill-async": RillAsync,
+    "rill-completions-sync": RillCompletionsSync,
+    "rill-completions-async": RillCompletionsAsync,
     "rill-anthropic-sync": RillAnthropicSync,
     "rill-anthropic-async": RillAnthropicAsync,
     "openai-sync": OpenAISync,
     "openai-async": OpenAIAsync,
+    "openai-completions-sync": OpenAICompletionsSync,
+    "openai-completions-async": OpenAICompletionsAsync,
     "anthropic-sync": AnthropicSync,
     "litellm": LiteLLM,
     "langchain": LangChain,

@@ -4,10 +4,11 @@
 a separate process, streams the same 10,000-chunk OpenAI Chat Completions
 response through every installed client, round-robin, and prints the median
 client CPU per chunk and its ratio to a naive httpx + ``json`` floor measured in
-the same run; rill and the SDK on the Anthropic Messages protocol read the same
-text from the same server. Then time to first token (fresh process and warm)
-and the ``import rill`` time. Results also go to ``benchmarks/results/streaming.json``.
-See ``benchmarks/README.md`` for the method.
+the same run; rill and the SDK on the Anthropic Messages protocol, and on OpenAI
+text completions (``/completions``), read the same text from the same server.
+Then time to first token (fresh process and warm) and the ``import rill`` time.
+Results also go to ``benchmarks/results/streaming.json``. See
+``benchmarks/README.md`` for the method.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ FRESH_TTFT_CLIENTS = ("floor", "rill-sync", "openai-sync")
 RILL = ("rill-sync", "rill-async", "rill-base-sync", "rill-base-async")
 RILL_ANTHROPIC = {"rill-anthropic-sync": "rill-sync", "rill-anthropic-async": "rill-async"}
 """Each rill Anthropic client -> the rill OpenAI chat client it is compared with."""
+RILL_COMPLETIONS = {"rill-completions-sync": "rill-sync", "rill-completions-async": "rill-async"}
+"""Each rill text-completions client -> the rill chat client it is compared with."""
+COMPLETIONS_PEERS = {
+    "rill-completions-sync": "openai-completions-sync",
+    "rill-completions-async": "openai-completions-async",
+}
+"""Each rill text-completions client -> the SDK's completions stream it is compared with."""
+TARGET_COMPLETIONS_RATIO = 1.05
+TARGET_COMPLETIONS_SDK = 10.0
 TTFT_DELAY = 0.05
 """The TTFT emulator waits this long before its first byte, like a fast provider."""
 TTFT_CHUNKS = 100
@@ -144,7 +154,7 @@ def _warm_up(peers: dict[str, Peer], expected: str) -> dict[str, str]:
         try:
             text = peer.read()
         except Exception as exc:
-            if name == FLOOR or name in RILL or name in RILL_ANTHROPIC:
+            if name == FLOOR or name in RILL or name in RILL_ANTHROPIC or name in RILL_COMPLETIONS:
                 raise
             failed[name] = f"failed: {type(exc).__name__}: {exc}"
             continue
@@ -208,6 +218,12 @@ def _results(
             twin = RILL_ANTHROPIC.get(name)
             if twin in samples:
                 entry["ratio_to_rill_openai"] = measured.cpu_median / samples[twin].cpu_median
+            chat = RILL_COMPLETIONS.get(name)
+            if chat in samples:
+                entry["ratio_to_rill_chat"] = measured.cpu_median / samples[chat].cpu_median
+            sdk = COMPLETIONS_PEERS.get(name)
+            if sdk in samples:
+                entry["sdk_ratio"] = samples[sdk].cpu_median / measured.cpu_median
             base = BASE_TWINS.get(name)
             if base in samples:
                 entry["ratio_to_base"] = measured.cpu_median / samples[base].cpu_median
@@ -232,6 +248,8 @@ def _results(
         "targets": {
             "rill_ratio_to_floor_max": TARGET_PACED_RATIO if tps else TARGET_RATIO,
             "rill_anthropic_ratio_to_rill_openai_max": TARGET_ANTHROPIC_RATIO,
+            "rill_completions_ratio_to_rill_chat_max": TARGET_COMPLETIONS_RATIO,
+            "openai_completions_ratio_to_rill_completions_min": TARGET_COMPLETIONS_SDK,
             "import_rill_ms_max": TARGET_IMPORT * 1e3,
             "fresh_ttft_gap_to_httpx_ms_max": TARGET_TTFT_GAP * 1e3,
         },
@@ -241,11 +259,11 @@ def _results(
 def _print(results: dict[str, Any], imports: ImportTime, *, verbose: bool) -> None:
     clients = results["clients"]
     print(
-        f"{'client':<20} {'version':<9} {'CPU µs/chunk':>12} {'x floor':>8}"
+        f"{'client':<28} {'version':<9} {'CPU µs/chunk':>12} {'x floor':>8}"
         f" {'user µs':>8} {'x floor':>8} {'wall ms':>8}"
     )
     for name, entry in clients.items():
-        label = f"{entry['name']:<20} {entry.get('version', ''):<9}"
+        label = f"{entry['name']:<28} {entry.get('version', ''):<9}"
         if "cpu_us_per_chunk" not in entry:
             print(f"{label} {entry['status']}")
             continue
@@ -269,6 +287,23 @@ def _print(results: dict[str, Any], imports: ImportTime, *, verbose: bool) -> No
         met = ratio <= TARGET_ANTHROPIC_RATIO
         print(f"{entry['name']:<20} / {twin:<10} {ratio:>5.2f}x   {_verdict(met)}")
 
+    completions = [(n, e) for n, e in clients.items() if "ratio_to_rill_chat" in e]
+    if completions:
+        print(
+            f"\nrill text completions ≤ {TARGET_COMPLETIONS_RATIO:.2f}x rill chat, and the openai "
+            f"SDK's completions stream ≥ {TARGET_COMPLETIONS_SDK:.0f}x rill (CPU per chunk)"
+        )
+    for name, entry in completions:
+        ratio = entry["ratio_to_rill_chat"]
+        twin = clients[RILL_COMPLETIONS[name]]["name"]
+        line = f"{entry['name']:<24} / {twin:<10} {ratio:>5.2f}x   "
+        line += _verdict(ratio <= TARGET_COMPLETIONS_RATIO)
+        if "sdk_ratio" in entry:
+            sdk = entry["sdk_ratio"]
+            met = sdk >= TARGET_COMPLETIONS_SDK
+            line += f";  SDK / rill {sdk:>5.1f}x   {_verdict(met)}"
+        print(line)
+
     against_base = [(n, e) for n, e in clients.items() if "ratio_to_base" in e]
     if against_base:
         print("\nthis tree / the base commit (CPU per chunk, same run; below 1 is faster)")
@@ -278,14 +313,14 @@ def _print(results: dict[str, Any], imports: ImportTime, *, verbose: bool) -> No
 
     delay = results["ttft_server_delay_ms"]
     print(f"\ntime to first token (the server waits {delay:.0f} ms before its first byte)")
-    print(f"{'client':<20} {'fresh process':>14} {'warm':>8}")
+    print(f"{'client':<28} {'fresh process':>14} {'warm':>8}")
     floor_fresh = clients[FLOOR].get("ttft_fresh_ms")
     for name, entry in clients.items():
         if "ttft_warm_ms" not in entry:
             continue
         fresh = entry.get("ttft_fresh_ms")
         cell = f"{fresh:>11.1f} ms" if fresh is not None else f"{'-':>14}"
-        line = f"{entry['name']:<20} {cell} {entry['ttft_warm_ms']:>5.1f} ms"
+        line = f"{entry['name']:<28} {cell} {entry['ttft_warm_ms']:>5.1f} ms"
         if fresh is not None and floor_fresh is not None and name != FLOOR:
             gap = fresh - floor_fresh
             line += f"   {gap:+.1f} ms vs httpx"

@@ -1,6 +1,6 @@
 """Every provider protocol against every server fault, over real HTTP.
 
-For each protocol the emulator speaks (OpenAI chat, OpenAI Responses,
+For each protocol the emulator speaks (OpenAI chat and text completions, OpenAI Responses,
 Anthropic, Gemini as SSE and as a streamed JSON array, Ollama NDJSON, Cohere)
 and each fault (cuts at byte offsets, stalls, trickles, floods, bad bytes,
 odd statuses, retries, errors in the stream), the call must end in the right
@@ -64,6 +64,7 @@ class Protocol:
     keepalive: bytes
     error_event: bytes
     final_events: int  # how many events at the end make the stream complete
+    completions: bool = False  # a text completion (rill.complete*), not chat
 
     def events(self, script: Script) -> list[bytes]:
         """The encoder's events for ``script``; for the array framing, the
@@ -133,6 +134,11 @@ def _ollama_text(obj: dict[str, Any]) -> str:
     return str((obj.get("message") or {}).get("content") or "")
 
 
+def _completion_text(obj: dict[str, Any]) -> str:
+    choices = obj.get("choices") or [{}]
+    return str(choices[0].get("text") or "")
+
+
 def _cohere_text(obj: dict[str, Any]) -> str:
     if obj.get("type") != "content-delta":
         return ""
@@ -161,6 +167,26 @@ PROTOCOLS = {
             SSE_COMMENT,
             b'data: {"error":{"message":"' + BOOM.encode() + b'","type":"server_error"}}\n\n',
             2,  # the finish_reason chunk and [DONE]
+        ),
+        Protocol(
+            "completions",
+            "vllm/m",
+            False,
+            "/v1/completions",
+            {},
+            {
+                "model": "m",
+                "stream": True,
+                "prompt": "Hi",
+                "stream_options": {"include_usage": True},
+            },
+            "sse",
+            "text/event-stream",
+            _completion_text,
+            SSE_COMMENT,
+            b'data: {"error":{"message":"' + BOOM.encode() + b'","type":"server_error"}}\n\n',
+            3,  # the last text (with finish_reason), the usage chunk and [DONE]
+            completions=True,
         ),
         Protocol(
             "responses",
@@ -373,21 +399,26 @@ def call(
         **options,
     }
     received: list[str] = []
+    entry = "complete" if protocol.completions else "generate"
     if mode == "sync":
-        outcome = _call_sync(emu, kwargs, received, strict)
+        outcome = _call_sync(emu, kwargs, received, strict, entry)
     else:
-        outcome = asyncio.run(_call_async(emu, kwargs, received, strict, mode))
+        outcome = asyncio.run(_call_async(emu, kwargs, received, strict, mode, entry))
     outcome.requests = len(emu.requests) - before - 1  # less the probe
     assert emu.wait_closed(timeout=2), "a connection stayed open after the client closed"
     return outcome
 
 
-def _call_sync(emu: Emulator, kwargs: dict[str, Any], received: list[str], strict: bool) -> Outcome:
+def _call_sync(
+    emu: Emulator, kwargs: dict[str, Any], received: list[str], strict: bool, entry: str
+) -> Outcome:
+    """``entry`` is ``generate`` (chat) or ``complete`` (text completions)."""
     response, error = None, None
+    stream_of, whole = getattr(rill, f"{entry}_stream"), getattr(rill, entry)
     with httpx.Client(timeout=None) as http:
         started = time.perf_counter()
         try:
-            stream = rill.generate_stream("Hi", http_client=http, **kwargs)
+            stream = stream_of("Hi", http_client=http, **kwargs)
             for chunk in stream:
                 received.append(chunk.content)
             response = stream.response
@@ -395,19 +426,20 @@ def _call_sync(emu: Emulator, kwargs: dict[str, Any], received: list[str], stric
             error = exc
         elapsed = time.perf_counter() - started
         closed = emu.wait_closed(timeout=1) if strict and error is not None else None
-        _probe(emu, kwargs, rill.generate("Hi", http_client=http, **kwargs))
+        _probe(emu, kwargs, whole("Hi", http_client=http, **kwargs))
     return Outcome(received, response, error, elapsed, closed, 0)
 
 
 async def _call_async(
-    emu: Emulator, kwargs: dict[str, Any], received: list[str], strict: bool, mode: str
+    emu: Emulator, kwargs: dict[str, Any], received: list[str], strict: bool, mode: str, entry: str
 ) -> Outcome:
     response, error = None, None
+    stream_of, whole = getattr(rill, f"a{entry}_stream"), getattr(rill, f"a{entry}")
     client = aiohttp.ClientSession() if mode == "async-aiohttp" else httpx.AsyncClient(timeout=None)
     async with client as http:
         started = time.perf_counter()
         try:
-            stream = rill.agenerate_stream("Hi", http_client=http, **kwargs)
+            stream = stream_of("Hi", http_client=http, **kwargs)
             async for chunk in stream:
                 received.append(chunk.content)
             response = stream.response
@@ -415,7 +447,7 @@ async def _call_async(
             error = exc
         elapsed = time.perf_counter() - started
         closed = await emu.await_closed(timeout=1) if strict and error is not None else None
-        _probe(emu, kwargs, await rill.agenerate("Hi", http_client=http, **kwargs))
+        _probe(emu, kwargs, await whole("Hi", http_client=http, **kwargs))
     return Outcome(received, response, error, elapsed, closed, 0)
 
 
@@ -613,6 +645,8 @@ def test_idle_after_the_first_output(
 EMPTY_DELTAS = {
     "openai": b'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"m",'
     b'"choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}\n\n',
+    "completions": b'data: {"id":"x","object":"text_completion","created":0,"model":"m",'
+    b'"choices":[{"index":0,"text":"","logprobs":null,"finish_reason":null}]}\n\n',
     "anthropic": b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
     b'"delta":{"type":"text_delta","text":""}}\n\n',
     "gemini-sse": b'data: {"candidates":[{"content":{"parts":[{"text":""}],"role":"model"},'

@@ -30,6 +30,7 @@ from rill.providers._cohere import CohereCodec
 from rill.providers._gemini import GeminiCodec
 from rill.providers._ollama import OllamaChatCodec, OllamaGenerateCodec
 from rill.providers._openai_chat import OpenAIChatCodec
+from rill.providers._openai_completions import OpenAICompletionsCodec
 from rill.providers._openai_responses import OpenAIResponsesCodec
 
 from .decoding import call
@@ -145,6 +146,42 @@ OPENAI_EVENTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("", {"choices": [], "x_groq": {"usage": {"prompt_tokens": 1, "completion_tokens": 1}}}),
+    ("", {"error": {"message": "overloaded", "code": 500}}),
+    ("error", {"error": {"message": "bad"}}),
+]
+
+COMPLETIONS_EVENTS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "",
+        {
+            "id": "cmpl-1",
+            "object": "text_completion",
+            "model": "m",
+            "choices": [{"index": 0, "text": "Hi", "logprobs": None, "finish_reason": None}],
+        },
+    ),
+    (
+        "",
+        {
+            "choices": [
+                {
+                    "index": 1,
+                    "text": " there",
+                    "logprobs": {
+                        "tokens": [" there"],
+                        "token_logprobs": [-0.5],
+                        "top_logprobs": [{" there": -0.5, " then": -2.0}],
+                        "text_offset": [2],
+                    },
+                    "finish_reason": "stop",
+                    "stop_reason": "\n",
+                }
+            ],
+            "usage": None,
+        },
+    ),
+    ("", {"choices": [{"index": 0, "text": "", "finish_reason": "length", "stop_reason": 7}]}),
+    ("", {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}),
     ("", {"error": {"message": "overloaded", "code": 500}}),
     ("error", {"error": {"message": "bad"}}),
 ]
@@ -592,10 +629,20 @@ def json_array(events: list[tuple[str, bytes]]) -> bytes:
     return b"[" + b",\n".join(data for _, data in events) + b"]"
 
 
+COMPLETE = "complete:"
+"""Before a model string: the session is a text completion's (``rill.complete``)."""
+
 # (codec, its valid events, framings of a body, model string for a session)
 Codecs = list[tuple[str, Codec, list[tuple[str, dict[str, Any]]], list[Callable[..., bytes]], str]]
 CODECS: Codecs = [
     ("openai-chat", OpenAIChatCodec(), OPENAI_EVENTS, [sse], "openai/gpt-4o-mini"),
+    (
+        "openai-completions",
+        OpenAICompletionsCodec(),
+        COMPLETIONS_EVENTS,
+        [sse],
+        f"{COMPLETE}openai/gpt-3.5-turbo-instruct",
+    ),
     ("anthropic", AnthropicCodec(), ANTHROPIC_EVENTS, [sse], "anthropic/claude-haiku-4-5"),
     (
         "openai-responses",
@@ -660,10 +707,15 @@ def decode_whole(codec: Codec, body: bytes) -> None:
 
 def through_session(model: str, body: bytes, cuts: list[int]) -> None:
     """The body end to end through a ``StreamSession``: chunks, or a RillError."""
+    from rill._completion import prepare_completion
     from rill._request import prepare_request
     from rill._session import StreamSession
 
-    session = StreamSession(prepare_request("x", {"model": model, "api_key": "k"}))
+    if model.startswith(COMPLETE):
+        options = {"model": model.removeprefix(COMPLETE), "api_key": "k"}
+        session = StreamSession(prepare_completion("x", options))
+    else:
+        session = StreamSession(prepare_request("x", {"model": model, "api_key": "k"}))
     session.start()
     assert session.begin(200, {"content-type": "text/event-stream"})
     delivered: list[StreamChunk] = []
@@ -715,9 +767,16 @@ def test_arbitrary_bytes_in_frames(
 
 
 def test_an_event_name_that_is_not_utf8() -> None:
-    for codec in (AnthropicCodec(), OpenAIResponsesCodec(), CohereCodec(), OpenAIChatCodec()):
+    for codec in (
+        AnthropicCodec(),
+        OpenAIResponsesCodec(),
+        CohereCodec(),
+        OpenAIChatCodec(),
+        OpenAICompletionsCodec(),
+    ):
         _, error = decode(codec, b"event: \xff\xfe\ndata: {}\n\n", [])
-        if not isinstance(codec, CohereCodec | OpenAIChatCodec):  # they read the name leniently
+        lenient = CohereCodec | OpenAIChatCodec | OpenAICompletionsCodec
+        if not isinstance(codec, lenient):  # they read the name leniently
             assert isinstance(error, ProtocolError)
 
 
@@ -806,6 +865,7 @@ def test_one_field_replaced_by_any_json(
 # What a valid stream begins with: content, so a lost first chunk shows.
 FIRST: dict[type, Any] = {
     OpenAIChatCodec: dumps(OPENAI_EVENTS[1][1]),
+    OpenAICompletionsCodec: dumps(COMPLETIONS_EVENTS[0][1]),
     AnthropicCodec: dumps(ANTHROPIC_EVENTS[6][1]),
     OpenAIResponsesCodec: dumps(RESPONSES_EVENTS[7][1]),
     CohereCodec: dumps(COHERE_EVENTS[2][1]),

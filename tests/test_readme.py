@@ -45,3 +45,4 @@ def test_the_readme_examples_run(
     assert "get_weather {'city': 'Paris'}" in out
     assert "partial:" in out
     assert "Alex Chen 3 of 3" in out
+    assert "4 Hello from the emulator. Hello" in out  # text completions: 2 prompts x n=2

@@ -8,9 +8,16 @@ for chunk in rill.generate_stream("Hi", model="openai/gpt-4o-mini"):
 
 from typing import TYPE_CHECKING, Any
 
-from ._async import AsyncStream, agenerate, agenerate_stream, aresume_stream
+from ._async import (
+    AsyncStream,
+    acomplete,
+    acomplete_stream,
+    agenerate,
+    agenerate_stream,
+    aresume_stream,
+)
 from ._chunks import StreamChunk, ToolCallDelta
-from ._client import Stream, generate, generate_stream, resume_stream
+from ._client import Stream, complete, complete_stream, generate, generate_stream, resume_stream
 from ._errors import (
     APIStatusError,
     AuthenticationError,
@@ -37,7 +44,7 @@ from ._errors import (
 from ._estimate import HeuristicCounter, TiktokenCounter, TokenCounter
 from ._messages import Message, MessageRole
 from ._models import ModelName
-from ._params import GenerationParams, Mode, Timeouts
+from ._params import CompletionParams, GenerationParams, Mode, Timeouts
 from ._response import Choice, GenerationResponse, Timing, ToolCall, Usage
 from .providers import Provider, register_provider
 
@@ -100,6 +107,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Choice",
+    "CompletionParams",
     "ConfigurationError",
     "ConnectError",
     "GenerationParams",
@@ -140,6 +148,8 @@ __all__ = [
     "UnknownProviderError",
     "Usage",
     "__version__",
+    "acomplete",
+    "acomplete_stream",
     "agenerate",
     "agenerate_object",
     "agenerate_stream",
@@ -147,6 +157,8 @@ __all__ = [
     "astream_items",
     "astream_object",
     "astream_patches",
+    "complete",
+    "complete_stream",
     "generate",
     "generate_object",
     "generate_stream",

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack
 
 from ._chunks import StreamChunk
+from ._completion import CompletionOptions, CompletionPrompt, prepare_completion
 from ._errors import RemoteError
 from ._messages import Prompt
 from ._request import RequestOptions, ResumeOptions, prepare_request, prepare_resume
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
     import aiohttp
     import httpx
 
-__all__ = ["AsyncStream", "agenerate", "agenerate_stream", "aresume_stream"]
+__all__ = [
+    "AsyncStream",
+    "acomplete",
+    "acomplete_stream",
+    "agenerate",
+    "agenerate_stream",
+    "aresume_stream",
+]
 
 
 class AsyncStream:
@@ -169,6 +177,33 @@ async def agenerate(
 ) -> GenerationResponse:
     """Async twin of :func:`generate`."""
     async with agenerate_stream(
+        prompt, callback=callback, http_client=http_client, **options
+    ) as stream:
+        return await stream.auntil_done()
+
+
+def acomplete_stream(
+    prompt: CompletionPrompt,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    **options: Unpack[CompletionOptions],
+) -> AsyncStream:
+    """Async twin of :func:`complete_stream`; a coroutine ``callback`` is awaited."""
+    request = prepare_completion(prompt, options, callback=callback)
+    check_async_client(http_client)
+    return AsyncStream(StreamSession(request), http_client)
+
+
+async def acomplete(
+    prompt: CompletionPrompt,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    **options: Unpack[CompletionOptions],
+) -> GenerationResponse:
+    """Async twin of :func:`complete`."""
+    async with acomplete_stream(
         prompt, callback=callback, http_client=http_client, **options
     ) as stream:
         return await stream.auntil_done()

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Unpack
 
 from ._chunks import StreamChunk
+from ._completion import CompletionOptions, CompletionPrompt, prepare_completion
 from ._errors import RemoteError
 from ._messages import Prompt
 from ._request import (
@@ -24,7 +25,7 @@ from .transports import Transport, check_sync_client, sync_transport
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Stream", "generate", "generate_stream", "resume_stream"]
+__all__ = ["Stream", "complete", "complete_stream", "generate", "generate_stream", "resume_stream"]
 
 
 class Stream:
@@ -151,6 +152,42 @@ def generate(
 ) -> GenerationResponse:
     """Generate a whole response (streamed under the hood, so ``timing`` is filled)."""
     with generate_stream(prompt, callback=callback, http_client=http_client, **options) as stream:
+        return stream.until_done()
+
+
+def complete_stream(
+    prompt: CompletionPrompt,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.Client | None = None,
+    **options: Unpack[CompletionOptions],
+) -> Stream:
+    """Stream a text completion (the ``/completions`` API, not chat): each
+    :class:`StreamChunk` has a piece of text in ``content``.
+
+    ``prompt`` is a string, or a list of strings for several prompts in one
+    request (choice ``i * n + j`` is the ``j``-th completion of prompt ``i``).
+    The endpoint's own parameters go by their names (``max_tokens``,
+    ``suffix``, ``echo``, ``logprobs`` as a count, ``best_of``, ...); a
+    provider without a text-completion API, or a chat-only parameter, raises
+    here, not at ``next()``.
+    """
+    request = prepare_completion(prompt, options, callback=callback)
+    reject_async_callback(request)
+    check_sync_client(http_client)
+    return Stream(StreamSession(request), sync_transport(http_client))
+
+
+def complete(
+    prompt: CompletionPrompt,
+    *,
+    callback: Callable[[StreamChunk], object] | None = None,
+    http_client: httpx.Client | None = None,
+    **options: Unpack[CompletionOptions],
+) -> GenerationResponse:
+    """A whole text completion (streamed under the hood, so ``timing`` is
+    filled): the text is ``content``, one entry of ``choices`` per choice."""
+    with complete_stream(prompt, callback=callback, http_client=http_client, **options) as stream:
         return stream.until_done()
 
 

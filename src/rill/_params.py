@@ -1,5 +1,6 @@
 """The generation parameters rill accepts, with the same names for every
-provider, and their validation at the call."""
+provider, and their validation at the call: chat's (``GenerationParams``)
+and text completions' own (``CompletionParams``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from typing import Any, Literal, TypedDict
 
 from ._errors import InvalidRequestError
 
-__all__ = ["GenerationParams", "Mode", "Timeouts", "validate_params"]
+__all__ = [
+    "CompletionParams",
+    "GenerationParams",
+    "Mode",
+    "Timeouts",
+    "validate_completion_params",
+    "validate_params",
+]
 
 # How a structured call asks for JSON (see ``rill.structured``); a provider
 # declares its default. Here, beside the other parameters, so that the
@@ -60,13 +68,83 @@ _TYPES: dict[str, tuple[type, ...]] = {
 assert set(_TYPES) == set(GenerationParams.__annotations__)
 
 
+class CompletionParams(TypedDict, total=False):
+    """The parameters of a text completion (``/completions``), under the
+    endpoint's own names. ``logprobs`` is how many likely alternatives to
+    return for each token (0 to 5 at OpenAI); ``best_of`` greater than 1
+    makes the server pick the best of that many, which cannot be streamed.
+    Anything else goes in ``extra_body=``."""
+
+    max_tokens: int
+    temperature: float
+    top_p: float
+    n: int
+    best_of: int
+    stop: str | list[str]
+    seed: int
+    echo: bool
+    suffix: str
+    logprobs: int
+    presence_penalty: float
+    frequency_penalty: float
+    logit_bias: dict[str, float]
+    user: str
+
+
+_COMPLETION_TYPES: dict[str, tuple[type, ...]] = {
+    "max_tokens": (int,),
+    "temperature": _NUMBER,
+    "top_p": _NUMBER,
+    "n": (int,),
+    "best_of": (int,),
+    "stop": (str, list, tuple),
+    "seed": (int,),
+    "echo": (bool,),
+    "suffix": (str,),
+    "logprobs": (int,),
+    "presence_penalty": _NUMBER,
+    "frequency_penalty": _NUMBER,
+    "logit_bias": (dict,),
+    "user": (str,),
+}
+assert set(_COMPLETION_TYPES) == set(CompletionParams.__annotations__)
+
+# What chat takes and a text completion does not.
+_CHAT_ONLY = dict.fromkeys(
+    {*_TYPES, "system", "messages"} - set(_COMPLETION_TYPES), "a chat parameter"
+)
+
+
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Check names and types; return the parameters that were set."""
+    return _validate(params, _TYPES, {})
+
+
+def validate_completion_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``validate_params`` for a text completion: its own parameters, and a
+    chat-only one (``tools``, ``response_format``, ...) named as such."""
+    out = _validate(params, _COMPLETION_TYPES, _CHAT_ONLY)
+    if out.get("logprobs", 0) < 0:
+        raise InvalidRequestError(f"logprobs must be >= 0, got {out['logprobs']}")
+    best_of = out.get("best_of")
+    if best_of is not None and best_of < out.get("n", 1):
+        raise InvalidRequestError(f"best_of ({best_of}) must be at least n ({out.get('n', 1)})")
+    return out
+
+
+def _validate(
+    params: Mapping[str, Any], types: Mapping[str, tuple[type, ...]], elsewhere: Mapping[str, str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in params.items():
-        expected = _TYPES.get(name)
+        expected = types.get(name)
         if expected is None:
-            known = ", ".join(sorted(_TYPES))
+            known = ", ".join(sorted(types))
+            if name in elsewhere:
+                raise InvalidRequestError(
+                    f"{name!r} is {elsewhere[name]}, which a text completion does not take; "
+                    f"its parameters are: {known}. Use rill.generate for chat"
+                )
             raise InvalidRequestError(
                 f"unknown parameter {name!r}; known parameters: {known}. "
                 f"Pass provider-specific options in extra_body={{...}}"

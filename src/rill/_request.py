@@ -25,6 +25,8 @@ from .wire._limits import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = [
     "PreparedRequest",
+    "check_call_options",
+    "prepared",
     "reject_async_callback",
     "RequestOptions",
     "ResumeOptions",
@@ -117,13 +119,7 @@ def _prepare(
     provider, model_id = resolve_model(model)
     messages = portable_messages(normalize_messages(prompt, system=system), provider.codec.name)
     checked = validate_params(params)
-    _check_driver_options(max_retries, callback)
-    if not isinstance(max_event_bytes, int) or isinstance(max_event_bytes, bool):
-        raise InvalidRequestError(f"max_event_bytes must be an int, not {max_event_bytes!r}")
-    if max_event_bytes < 1024:
-        raise InvalidRequestError(f"max_event_bytes must be at least 1024, not {max_event_bytes}")
-    if extra_body is not None and not isinstance(extra_body, Mapping):
-        raise InvalidRequestError("extra_body must be a dict")
+    check_call_options(max_retries, callback, max_event_bytes, extra_body)
     tools = normalize_tools(checked.pop("tools", None) or ())
     choice = checked.pop("tool_choice", None)
     call = Call(
@@ -138,6 +134,44 @@ def _prepare(
         provider=provider.name,
         max_event_bytes=max_event_bytes,
     )
+    return prepared(
+        provider,
+        call,
+        base_url=base_url,
+        api_key=api_key,
+        extra_headers=extra_headers,
+        timeout=timeout,
+        max_retries=max_retries,
+        callback=callback,
+    )
+
+
+def check_call_options(
+    max_retries: object, callback: object, max_event_bytes: object, extra_body: object
+) -> None:
+    """The options every call takes besides its parameters, checked at the call."""
+    _check_driver_options(max_retries, callback)
+    if not isinstance(max_event_bytes, int) or isinstance(max_event_bytes, bool):
+        raise InvalidRequestError(f"max_event_bytes must be an int, not {max_event_bytes!r}")
+    if max_event_bytes < 1024:
+        raise InvalidRequestError(f"max_event_bytes must be at least 1024, not {max_event_bytes}")
+    if extra_body is not None and not isinstance(extra_body, Mapping):
+        raise InvalidRequestError("extra_body must be a dict")
+
+
+def prepared(
+    provider: Provider,
+    call: Call,
+    *,
+    base_url: str | None,
+    api_key: str | None,
+    extra_headers: Mapping[str, str] | None,
+    timeout: float | Timeouts | None,
+    max_retries: int,
+    callback: Callable[[Any], Any] | None,
+) -> PreparedRequest:
+    """``call``'s HTTP request built by ``provider`` (raising at once on a
+    missing key or what the codec cannot express), with the driver's options."""
     http = provider.build_request(
         call, base_url=base_url, api_key=api_key, extra_headers=extra_headers
     )

@@ -2,6 +2,7 @@
 
 from ._base import Call, ChunkDecoder, Codec, HTTPRequest
 from ._openai_chat import OpenAIChatCodec
+from ._openai_completions import OpenAICompletionsCodec
 from ._presets import AzureOpenAIProvider, OllamaOpenAIProvider, builtin_providers
 from ._provider import Provider
 from ._registry import get_provider, provider_names, register_provider, resolve_model
@@ -18,6 +19,7 @@ __all__ = [
     "HTTPRequest",
     "OllamaOpenAIProvider",
     "OpenAIChatCodec",
+    "OpenAICompletionsCodec",
     "Provider",
     "builtin_providers",
     "get_provider",

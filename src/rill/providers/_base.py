@@ -31,6 +31,9 @@ class Call:
     ``tool_choice`` are normalized (``auto``/``none``/``required``/a tool name)
     for each codec to render. ``stream`` is False for providers that cannot
     stream: their whole response then arrives as one chunk per choice.
+    ``prompt`` holds the prompts of a text completion (``rill.complete``;
+    ``messages`` then has one user message per prompt, for estimates and
+    for codecs that read messages) and is None for a chat call.
     """
 
     model: str
@@ -45,6 +48,7 @@ class Call:
     # The largest event, line or element a stream decoder may hold (and the
     # largest whole response body); see wire._limits.
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    prompt: tuple[str, ...] | None = None
 
     @property
     def n(self) -> int:

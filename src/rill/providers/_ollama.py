@@ -25,7 +25,11 @@ Requests: the common parameters go in ``options`` (``max_tokens`` is
 passed as levels, which models without levels read as "on"; ``"minimal"`` is
 ``"low"``); ``response_format`` becomes ``format`` (``"json"``, or the JSON
 schema). Ollama has no ``n``, no forced or disabled tool choice and no
-``user``, so those are refused at the call. ``extra_body`` is merged last;
+``user``, so those are refused at the call. Text completions
+(``rill.complete`` with ``ollama/`` or ``ollama-generate/``) use
+``/api/generate`` with one prompt: ``suffix`` is passed on, an integer
+``logprobs`` becomes ``logprobs`` plus ``top_logprobs``, and ``echo``,
+``best_of``, ``logit_bias`` are refused. ``extra_body`` is merged last;
 its ``options`` are merged into rill's rather than replacing them.
 """
 
@@ -147,6 +151,11 @@ class OllamaGenerateCodec:
             raise InvalidRequestError(
                 "ollama-generate/ has no tools; use ollama/<model> (the chat API) for tool calling"
             )
+        if call.prompt is not None and len(call.prompt) != 1:
+            raise InvalidRequestError(
+                f"ollama's /api/generate takes one prompt per request, not {len(call.prompt)}; "
+                "send one request per prompt"
+            )
         *head, last = call.messages
         if last.role is not MessageRole.USER or any(m.role not in _SYSTEM_ROLES for m in head):
             raise InvalidRequestError(
@@ -181,9 +190,11 @@ def providers() -> list[Provider]:
         "key_required": False,
         "stream_usage": False,
     }
+    generate = OllamaGenerateCodec()
+    common["completions"] = generate  # rill.complete with either uses /api/generate
     return [
         OllamaProvider("ollama", OllamaChatCodec(), DEFAULT_HOST, **common),
-        OllamaProvider("ollama-generate", OllamaGenerateCodec(), DEFAULT_HOST, **common),
+        OllamaProvider("ollama-generate", generate, DEFAULT_HOST, **common),
     ]
 
 
@@ -216,8 +227,14 @@ def _apply_params(body: dict[str, Any], call: Call) -> None:
             fmt = _format(value)
             if fmt is not None:
                 body["format"] = fmt
+        elif key == "logprobs" and value.__class__ is int:
+            # A text completion's count of alternatives per token.
+            body["logprobs"] = True
+            body["top_logprobs"] = value
         elif key in ("logprobs", "top_logprobs"):
             body[key] = value
+        elif key == "suffix":
+            body["suffix"] = value
         elif key == "parallel_tool_calls":
             if value is not True:
                 raise InvalidRequestError(

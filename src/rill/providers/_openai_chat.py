@@ -16,18 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
 from .._chunks import StreamChunk, ToolCallDelta, text_chunk
-from .._errors import ProtocolError, ProviderStreamError, provider_error_message
+from .._errors import ProtocolError
 from .._messages import Message
 from .._response import ToolCall, Usage
 from .._tools import ToolSpec
-from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._base import Call
-from ._failures import decode_body
-from ._json import loads as _loads
-from ._sse_stream import SSEStreamDecoder
+from ._openai_stream import OpenAIStreamDecoder, parse_openai_usage, whole_response
 
 __all__ = ["OpenAIChatCodec", "OpenAIChatDecoder", "parse_openai_usage"]
 
@@ -82,106 +77,57 @@ class OpenAIChatCodec:
 
 
 def decode_whole_chat(body: bytes, provider: str) -> list[StreamChunk]:
-    """A whole Chat Completions response, with what it did not expect raised
-    as ``ProtocolError``."""
-    return decode_body(provider, body, lambda whole: _decode_response(whole, provider))
+    """A whole Chat Completions response as one chunk per choice, with what
+    it did not expect raised as ``ProtocolError``."""
+    return whole_response(body, provider, _message_chunk)
 
 
-def _decode_response(body: bytes, provider: str) -> list[StreamChunk]:
-    """A whole Chat Completions response as one chunk per choice."""
-    obj = _loads(body)
-    error = obj.get("error")
-    if error:
-        raise ProviderStreamError(provider_error_message(provider, error), error=error)
-    usage = parse_openai_usage(obj)
-    model = obj.get("model")
-    rid = obj.get("id")
-    chunks = []
-    for position, choice in enumerate(obj.get("choices") or ()):
-        message = choice.get("message") or {}
-        calls = tool_call_deltas(message.get("tool_calls") or ())
-        content = message.get("content") or ""
-        reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
-        if content.__class__ is not str:
-            content, reasoning = _content_parts(content, reasoning)
-        native = choice.get("finish_reason")
-        chunks.append(
-            StreamChunk(
-                content=content,
-                reasoning=reasoning,
-                refusal=message.get("refusal") or "",
-                tool_calls=calls,
-                finish_reason=_FINISH.get(native, native) if native else None,
-                index=choice.get("index", position),
-                usage=usage if position == 0 else None,
-                model=model,
-                id=rid,
-                logprobs=_logprobs(choice.get("logprobs")),
-                raw=obj,
-                native_finish_reason=native,
-            )
-        )
-    if not chunks and usage is not None:
-        chunks.append(StreamChunk(usage=usage, model=model, id=rid, raw=obj))
-    return chunks
+def _message_chunk(
+    choice: dict[str, Any],
+    position: int,
+    usage: Usage | None,
+    model: str | None,
+    rid: str | None,
+    obj: dict[str, Any],
+) -> StreamChunk:
+    message = choice.get("message") or {}
+    calls = tool_call_deltas(message.get("tool_calls") or ())
+    content = message.get("content") or ""
+    reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+    if content.__class__ is not str:
+        content, reasoning = _content_parts(content, reasoning)
+    native = choice.get("finish_reason")
+    return StreamChunk(
+        content=content,
+        reasoning=reasoning,
+        refusal=message.get("refusal") or "",
+        tool_calls=calls,
+        finish_reason=_FINISH.get(native, native) if native else None,
+        index=choice.get("index", position),
+        usage=usage,
+        model=model,
+        id=rid,
+        logprobs=_logprobs(choice.get("logprobs")),
+        raw=obj,
+        native_finish_reason=native,
+    )
 
 
-class OpenAIChatDecoder(SSEStreamDecoder):
+class OpenAIChatDecoder(OpenAIStreamDecoder):
     """Per-response decoder: SSE bytes -> ``StreamChunk`` per choice delta."""
 
-    __slots__ = ("_done", "_finished", "_n", "_provider")
+    __slots__ = ()
 
-    def __init__(
+    def _choices(
         self,
-        n: int = 1,
-        provider: str = "provider",
-        *,
-        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        obj: dict[str, Any],
+        choices: Any,
+        usage: Usage | None,
+        model: str | None,
+        rid: str | None,
+        data: bytes,
+        out: list[StreamChunk],
     ) -> None:
-        super().__init__(max_event_bytes=max_event_bytes)
-        self._provider = provider or "provider"
-        self._n = n
-        self._finished: set[int] = set()
-        self._done = False
-
-    @property
-    def complete(self) -> bool:
-        return self._done or len(self._finished) >= self._n
-
-    def _event(self, name: bytes, data: bytes, out: list[StreamChunk]) -> None:
-        if data == b"[DONE]":
-            self._done = True
-            return
-        if self._done:
-            return
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise ProtocolError(f"invalid JSON in stream ({exc}): {data[:200]!r}") from None
-        if name == b"error":
-            error = obj.get("error", obj) if isinstance(obj, dict) else obj
-            self.error = ProviderStreamError(
-                provider_error_message(self._provider, error), error=error
-            )
-            return
-        if obj.__class__ is not dict:
-            raise ProtocolError(f"expected a JSON object in the stream, got {data[:200]!r}")
-        usage = parse_openai_usage(obj) if "usage" in obj or "x_groq" in obj else None
-        if obj.get("error"):
-            if usage is not None:
-                out.append(StreamChunk(usage=usage, raw=obj))
-            error = obj["error"]
-            self.error = ProviderStreamError(
-                provider_error_message(self._provider, error), error=error
-            )
-            return
-        choices = obj.get("choices")
-        model = obj.get("model") or None
-        rid = obj.get("id") or None
-        if not choices:
-            if usage is not None:
-                out.append(StreamChunk(usage=usage, model=model, id=rid, raw=obj))
-            return
         single = len(choices) == 1
         for choice in choices:
             delta = choice.get("delta") or {}
@@ -240,16 +186,8 @@ class OpenAIChatDecoder(SSEStreamDecoder):
             native_finish_reason=native,
         )
 
-    def _error_in(self, obj: Any) -> Any:
-        if isinstance(obj, list) and obj:  # some servers wrap the error in a list
-            obj = obj[0]
-        return obj["error"] if isinstance(obj, dict) and obj.get("error") else None
-
-    def _whole_response(self, obj: Any, body: bytes) -> list[StreamChunk] | None:
-        if isinstance(obj, dict) and obj.get("choices") is not None:
-            self._done = True
-            return decode_whole_chat(body, self._provider)
-        return None
+    def _decode_whole(self, body: bytes) -> list[StreamChunk]:
+        return decode_whole_chat(body, self._provider)
 
 
 def _content_parts(parts: Any, reasoning: str) -> tuple[str, str]:
@@ -296,31 +234,6 @@ def _logprobs(lp: Any) -> list[Any] | None:
         return None
     tokens = lp.get("content") or lp.get("refusal")
     return list(tokens) if tokens else None
-
-
-def parse_openai_usage(obj: dict[str, Any]) -> Usage | None:
-    """Usage from a chunk or response, wherever the vendor put it."""
-    raw = obj.get("usage")
-    if not raw:
-        groq = obj.get("x_groq")
-        raw = groq.get("usage") if isinstance(groq, dict) else None
-        if not raw:
-            return None
-    if not isinstance(raw, dict):
-        return None
-    prompt = raw.get("prompt_tokens") or 0
-    completion = raw.get("completion_tokens") or 0
-    details = raw.get("completion_tokens_details") or {}
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=raw.get("total_tokens") or prompt + completion,
-        reasoning_tokens=details.get("reasoning_tokens") or 0,
-        cached_tokens=prompt_details.get("cached_tokens")
-        or raw.get("prompt_cache_hit_tokens")
-        or 0,
-    )
 
 
 def _message_json(message: Message) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Built-in endpoints that speak OpenAI Chat Completions.
+"""Built-in endpoints that speak OpenAI Chat Completions (and text completions).
 
 Each preset is data: a default base URL, the environment variables for its key
 and URL, and whether a key is needed. Azure differs in URL shape and auth
@@ -8,12 +8,13 @@ header, so it is a small subclass rather than a branch in the request path.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .._errors import ConfigurationError
 from ._base import Call
 from ._ollama import ollama_host_url
 from ._openai_chat import OpenAIChatCodec
+from ._openai_completions import OpenAICompletionsCodec
 from ._provider import Provider
 
 __all__ = ["AzureOpenAIProvider", "OllamaOpenAIProvider", "builtin_providers"]
@@ -72,7 +73,8 @@ def builtin_providers() -> list[Provider]:
 
 def _openai_compatible() -> list[Provider]:
     compat = OpenAIChatCodec()
-    return [
+    text = OpenAICompletionsCodec()
+    presets = [
         Provider(
             "openai",
             OpenAIChatCodec(max_tokens_field="max_completion_tokens"),
@@ -180,3 +182,6 @@ def _openai_compatible() -> list[Provider]:
             stream_usage=False,
         ),
     ]
+    # Every OpenAI-compatible endpoint may serve text completions beside chat
+    # (one that does not answers 404, a NotFoundError).
+    return [replace(p, completions=text) for p in presets]

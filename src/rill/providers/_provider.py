@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
-from .._errors import MissingAPIKeyError
+from .._errors import ConfigurationError, MissingAPIKeyError
 from .._params import Mode
 from ._base import Call, Codec, HTTPRequest
 
@@ -32,6 +32,8 @@ class Provider:
     endpoint for JSON by default: ``json_schema`` (structured output with the
     schema), ``json`` (JSON mode plus the schema in the prompt), ``tool`` (a
     forced tool call whose arguments are the object) or ``text``.
+    ``completions`` is the codec of the same endpoint's text-completion API
+    (``rill.complete``), or None when it has none.
     """
 
     name: str
@@ -46,6 +48,7 @@ class Provider:
     streaming: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
     structured_mode: Mode = "json_schema"
+    completions: Codec | None = None
 
     def resolve_base_url(self, base_url: str | None) -> str:
         if base_url:
@@ -96,6 +99,18 @@ class Provider:
             **{k.lower(): v for k, v in (extra_headers or {}).items()},
         }
         return HTTPRequest("POST", self.url(root, call), orjson.dumps(body), headers)
+
+    def for_completions(self) -> Provider:
+        """This endpoint speaking its text-completion codec: the same base
+        URL, key, headers and variables. ``ConfigurationError`` when it has
+        no such API."""
+        if self.completions is None:
+            raise ConfigurationError(
+                f"provider {self.name!r} has no text-completion endpoint; "
+                "use rill.generate (chat) with it, or a provider that serves "
+                "/completions (openai, vllm, llamacpp, ollama, ...)"
+            )
+        return replace(self, codec=self.completions)
 
     def __repr__(self) -> str:
         return (

@@ -1,7 +1,7 @@
 """Test rill, and code built on rill, without a real provider.
 
 ``Emulator`` is an HTTP server on loopback that speaks provider protocols
-(OpenAI Chat Completions so far) and answers each request with a ``Script``:
+and answers each request with a ``Script``:
 what the model says (``Reply``, ``ScriptedToolCall``), how fast, with which
 status, and which ``Fault`` to inject. With pytest, the ``rill_emulator``
 fixture yields a started one.
@@ -9,6 +9,17 @@ fixture yields a started one.
     with Emulator() as emu:
         emu.enqueue(Script.of_text("Hello there, world"))
         client = openai.OpenAI(base_url=emu.base_url, api_key="test")
+
+Protocols, found by the request path: OpenAI Chat Completions
+(``.../chat/completions``), OpenAI text completions (``.../completions``:
+several prompts give ``n`` choices each, ``echo`` sends the prompt first, an
+integer ``logprobs`` adds token log probabilities with that many
+alternatives, ``stream_options.include_usage`` a usage chunk; one reply
+answers every choice, several answer them in turn), OpenAI Responses
+(``.../responses``), Anthropic Messages (``/v1/messages``), Gemini
+(``:streamGenerateContent``, ``:generateContent``), Ollama (``/api/chat``,
+``/api/generate``) and Cohere v2 (``/v2/chat``). Each is served streamed or
+whole as the request asks, with the same pacing and ``Fault`` values.
 
 The names load on first use: pytest imports this package for the fixture in
 every project that has rill installed, and most test runs never need a server.

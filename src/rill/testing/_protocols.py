@@ -51,6 +51,7 @@ class Encoder(Protocol):
 _ENCODER_HOMES: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "/chat/completions": ("._openai_chat", "OpenAIChatEncoder"),
+        "/completions": ("._openai_completions", "OpenAICompletionsEncoder"),
         "/v1/messages": ("._anthropic", "AnthropicEncoder"),
         ":streamGenerateContent": ("._gemini", "GeminiEncoder"),
         ":generateContent": ("._gemini", "GeminiEncoder"),
