@@ -43,6 +43,7 @@ from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._failures import decode_body
 from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
+from ._usage import RESPONSES_USAGE, read_usage
 
 __all__ = ["ResponsesDecoder", "decode_response", "parse_responses_usage"]
 
@@ -266,20 +267,7 @@ def _finish_reason(response: dict[str, Any], called: bool) -> tuple[str, str]:
 
 def parse_responses_usage(response: dict[str, Any]) -> Usage | None:
     """Usage of a Responses ``response`` object (None until it is final)."""
-    raw = response.get("usage")
-    if not isinstance(raw, dict):
-        return None
-    prompt = raw.get("input_tokens") or 0
-    completion = raw.get("output_tokens") or 0
-    output_details = raw.get("output_tokens_details") or {}
-    input_details = raw.get("input_tokens_details") or {}
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=raw.get("total_tokens") or prompt + completion,
-        reasoning_tokens=output_details.get("reasoning_tokens") or 0,
-        cached_tokens=input_details.get("cached_tokens") or 0,
-    )
+    return read_usage(response.get("usage"), RESPONSES_USAGE)
 
 
 def decode_response(body: bytes, provider: str = "provider") -> list[StreamChunk]:

@@ -25,6 +25,7 @@ from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
 from ._failures import decode_body
 from ._json import loads as _loads
 from ._sse_stream import SSEStreamDecoder
+from ._usage import CHAT_USAGE, read_usage
 
 __all__ = ["OpenAIStreamDecoder", "parse_openai_usage", "whole_response"]
 
@@ -161,18 +162,4 @@ def parse_openai_usage(obj: dict[str, Any]) -> Usage | None:
         raw = groq.get("usage") if isinstance(groq, dict) else None
         if not raw:
             return None
-    if not isinstance(raw, dict):
-        return None
-    prompt = raw.get("prompt_tokens") or 0
-    completion = raw.get("completion_tokens") or 0
-    details = raw.get("completion_tokens_details") or {}
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=raw.get("total_tokens") or prompt + completion,
-        reasoning_tokens=details.get("reasoning_tokens") or 0,
-        cached_tokens=prompt_details.get("cached_tokens")
-        or raw.get("prompt_cache_hit_tokens")
-        or 0,
-    )
+    return read_usage(raw, CHAT_USAGE)
