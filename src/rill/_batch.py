@@ -109,7 +109,7 @@ def run_batch(
     _check(prompts, max_concurrency)
     # Misconfiguration raises here, for the whole batch, before any request.
     for prompt in prompts:
-        client._session(prompt, options, None)
+        client._prepare(prompt, options, None)
     results: list[Result | None] = [None] * len(prompts)
 
     def one(index: int) -> None:
@@ -154,7 +154,7 @@ async def arun_batch(
 
     _check(prompts, max_concurrency)
     for prompt in prompts:
-        client._session(prompt, options, None)
+        client._prepare(prompt, options, None)
     results: list[Result | None] = [None] * len(prompts)
     failure: list[RillError] = []
     limiter = anyio.CapacityLimiter(max_concurrency)

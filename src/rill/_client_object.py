@@ -13,11 +13,13 @@ drivers, no hooks.
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from ._async import AsyncStream
+from ._cache import Recording, cache_key
 from ._chunks import StreamChunk
 from ._client import Stream
 from ._cost import CostTracker, Price, PriceTable, default_prices
@@ -266,18 +268,21 @@ class Client:
 
     # ------------------------------------------------------------- internals
 
-    def _session(
+    def _prepare(
         self,
         prompt: Prompt,
         options: Mapping[str, Any],
         callback: Callable[[StreamChunk], object] | None,
-    ) -> tuple[StreamSession, Any, bool]:
-        """The call's session (with its fallbacks and hooks), and the cache's
-        recording when the call is a hit."""
+    ) -> tuple[PreparedRequest, list[PreparedRequest], bool]:
+        """The call's request, its fallbacks' (keys and base URLs of their
+        own providers) and whether it may use the cache. Raises on any
+        misconfiguration, before I/O."""
         options = dict(options)
         fallbacks = options.pop("fallbacks", None)
         fallbacks = self.fallbacks if fallbacks is None else tuple(str(m) for m in fallbacks)
         use_cache = options.pop("cache", True)
+        if not isinstance(use_cache, bool):
+            raise InvalidRequestError(f"cache= is True or False for a call, not {use_cache!r}")
         if callback is None:
             callback = self.callback
         merged = {**self._params, **self._options, **options}
@@ -286,16 +291,26 @@ class Client:
             raise InvalidRequestError("model= is required (or Client(model=...))")
         merged["model"] = model
         primary = prepare_request(prompt, self._configured(merged, model), callback=callback)
+        # A call's own api_key and base_url are for its model's provider only.
         others = {k: v for k, v in merged.items() if k not in ("api_key", "base_url")}
         backups = [
             prepare_request(prompt, self._configured({**others, "model": m}, m), callback=callback)
             for m in fallbacks
         ]
+        return primary, backups, use_cache
+
+    def _session(
+        self,
+        prompt: Prompt,
+        options: Mapping[str, Any],
+        callback: Callable[[StreamChunk], object] | None,
+    ) -> tuple[StreamSession, Recording | None, bool]:
+        """The call's session (with its fallbacks and hooks), the cache's
+        recording when the call is a hit, and whether to replay it paced."""
+        primary, backups, use_cache = self._prepare(prompt, options, callback)
         recording, paced = None, False
         cache = self.cache if use_cache else None
         if cache is not None:
-            from ._cache import cache_key
-
             recording = cache.get(cache_key(primary))
             paced = bool(getattr(cache, "paced", False))
         span = None
@@ -326,7 +341,8 @@ class Client:
         if limit.per_key:
             from ._redact import secrets_of
 
-            key = "\0".join(sorted(secrets_of(request.http.headers)))
+            secrets = "\0".join(sorted(secrets_of(request.http.headers)))
+            key = hashlib.sha256(secrets.encode()).hexdigest()
         with self._lock:
             limiter = self._limiters.get((request.provider.name, key))
             if limiter is None:

@@ -14,7 +14,7 @@ state of one update, copy it: ``partial.model_copy(deep=True)``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
@@ -32,6 +32,8 @@ from ._session import StructuredSession, check_schema, items_wrapper, structured
 if TYPE_CHECKING:
     import aiohttp
     import httpx
+
+    from .._client_object import Client
 
 __all__ = [
     "AsyncObjectStream",
@@ -251,11 +253,34 @@ def _items(session: StructuredSession[Any]) -> list[Any]:
 # ------------------------------------------------------------------ functions
 
 
+def _options(options: Mapping[str, Any], client: Client | None) -> dict[str, Any]:
+    """A call's options, with the client's default model when it names none."""
+    out = dict(options)
+    if client is not None and out.get("model") is None and client.model is not None:
+        out["model"] = client.model
+    return out
+
+
+def _open(prompt: Prompt, http_client: Any, client: Client | None, opts: Any) -> Stream:
+    """The generation under a structured stream: through ``client`` (its
+    cache, limits, fallbacks, tracing) when one is given."""
+    if client is not None:
+        return client.generate_stream(prompt, http_client=http_client, **opts)
+    return generate_stream(prompt, http_client=http_client, **opts)
+
+
+def _aopen(prompt: Prompt, http_client: Any, client: Client | None, opts: Any) -> AsyncStream:
+    if client is not None:
+        return client.agenerate_stream(prompt, http_client=http_client, **opts)
+    return agenerate_stream(prompt, http_client=http_client, **opts)
+
+
 def stream_object(
     prompt: Prompt,
     schema: type[M],
     *,
     http_client: httpx.Client | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> ObjectStream[M, M]:
     """Stream ``schema`` as it fills in: each update is a partial object whose
@@ -266,8 +291,8 @@ def stream_object(
     Every update yields the same live object, updated in place; keep
     ``partial.model_copy(deep=True)`` to hold on to one state."""
     check_schema(schema, "stream_object")
-    prompt, opts, request = structured_call(prompt, schema, dict(options))
-    stream = generate_stream(prompt, http_client=http_client, **opts)
+    prompt, opts, request = structured_call(prompt, schema, _options(options, client))
+    stream = _open(prompt, http_client, client, opts)
     return ObjectStream(stream, _session(schema, request), _partials)
 
 
@@ -276,12 +301,13 @@ def astream_object(
     schema: type[M],
     *,
     http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, M]:
     """Async twin of :func:`stream_object`."""
     check_schema(schema, "astream_object")
-    prompt, opts, request = structured_call(prompt, schema, dict(options))
-    stream = agenerate_stream(prompt, http_client=http_client, **opts)
+    prompt, opts, request = structured_call(prompt, schema, _options(options, client))
+    stream = _aopen(prompt, http_client, client, opts)
     return AsyncObjectStream(stream, _session(schema, request), _partials)
 
 
@@ -290,14 +316,15 @@ def stream_items(
     item: type[T],
     *,
     http_client: httpx.Client | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> ObjectStream[Any, T]:
     """Stream a list: each item is yielded once, when it is complete and
     valid. The model is asked for ``{"items": [...]}``; a bare top-level array
     in its answer works too."""
     wrapper = items_wrapper(item)
-    prompt, opts, request = structured_call(prompt, wrapper, dict(options))
-    stream = generate_stream(prompt, http_client=http_client, **opts)
+    prompt, opts, request = structured_call(prompt, wrapper, _options(options, client))
+    stream = _open(prompt, http_client, client, opts)
     session = _session(wrapper, request, item)
     return ObjectStream(stream, session, _items)
 
@@ -307,12 +334,13 @@ def astream_items(
     item: type[T],
     *,
     http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[Any, T]:
     """Async twin of :func:`stream_items`."""
     wrapper = items_wrapper(item)
-    prompt, opts, request = structured_call(prompt, wrapper, dict(options))
-    stream = agenerate_stream(prompt, http_client=http_client, **opts)
+    prompt, opts, request = structured_call(prompt, wrapper, _options(options, client))
+    stream = _aopen(prompt, http_client, client, opts)
     session = _session(wrapper, request, item)
     return AsyncObjectStream(stream, session, _items)
 
@@ -322,14 +350,15 @@ def stream_patches(
     schema: type[M],
     *,
     http_client: httpx.Client | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> ObjectStream[M, dict[str, Any]]:
     """Stream ``schema`` as JSON-patch-like operations (``add``, and
     ``append`` for a growing string) that rebuild the object with
     ``rill.structured.apply_patches``, in O(size of the object) bytes."""
     check_schema(schema, "stream_patches")
-    prompt, opts, request = structured_call(prompt, schema, dict(options))
-    stream = generate_stream(prompt, http_client=http_client, **opts)
+    prompt, opts, request = structured_call(prompt, schema, _options(options, client))
+    stream = _open(prompt, http_client, client, opts)
     return ObjectStream(stream, _session(schema, request), _patches)
 
 
@@ -338,12 +367,13 @@ def astream_patches(
     schema: type[M],
     *,
     http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, dict[str, Any]]:
     """Async twin of :func:`stream_patches`."""
     check_schema(schema, "astream_patches")
-    prompt, opts, request = structured_call(prompt, schema, dict(options))
-    stream = agenerate_stream(prompt, http_client=http_client, **opts)
+    prompt, opts, request = structured_call(prompt, schema, _options(options, client))
+    stream = _aopen(prompt, http_client, client, opts)
     return AsyncObjectStream(stream, _session(schema, request), _patches)
 
 
@@ -353,6 +383,7 @@ def generate_object(
     *,
     max_retries_on_invalid: int = 0,
     http_client: httpx.Client | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> M:
     """The whole object, validated by ``schema``. With
@@ -361,7 +392,7 @@ def generate_object(
     check_schema(schema, "generate_object")
     messages = list(normalize_messages(prompt))
     for attempt in range(max_retries_on_invalid + 1):
-        stream = stream_object(messages, schema, http_client=http_client, **options)
+        stream = stream_object(messages, schema, http_client=http_client, client=client, **options)
         try:
             return stream.final
         except StructuredValidationError as exc:
@@ -377,13 +408,14 @@ async def agenerate_object(
     *,
     max_retries_on_invalid: int = 0,
     http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> M:
     """Async twin of :func:`generate_object`."""
     check_schema(schema, "agenerate_object")
     messages = list(normalize_messages(prompt))
     for attempt in range(max_retries_on_invalid + 1):
-        stream = astream_object(messages, schema, http_client=http_client, **options)
+        stream = astream_object(messages, schema, http_client=http_client, client=client, **options)
         try:
             return await stream.afinal()
         except StructuredValidationError as exc:
