@@ -29,6 +29,7 @@ from typing import Protocol
 
 import orjson
 
+from ._errors import InvalidRequestError
 from ._request import PreparedRequest
 
 __all__ = ["Cache", "MemoryCache", "Recording", "SQLiteCache", "cache_key"]
@@ -267,8 +268,6 @@ class SQLiteCache:
 
 
 def _check_bounds(ttl: float | None, entries: int | None, size: int | None) -> None:
-    from ._errors import InvalidRequestError
-
     if ttl is not None and not ttl > 0:
         raise InvalidRequestError(f"ttl must be a positive number of seconds, not {ttl!r}")
     for name, value in (("max_entries", entries), ("max_bytes", size)):

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ._errors import InvalidRequestError
+
 if TYPE_CHECKING:
     from ._response import Usage
 
@@ -89,7 +91,7 @@ class PriceTable:
         merged = dict(self._prices)
         for name, price in prices.items():
             if "/" not in name:
-                raise ValueError(f"price keys are 'provider/model', not {name!r}")
+                raise InvalidRequestError(f"price keys are 'provider/model', not {name!r}")
             merged[name] = price if isinstance(price, Price) else _price(name, price)
         return PriceTable(merged, as_of=f"{self.as_of} + overrides", aliases=self._aliases)
 
@@ -129,7 +131,7 @@ def _price(name: str, fields: Mapping[str, Any]) -> Price:
     try:
         return Price(**fields)
     except TypeError as exc:
-        raise ValueError(f"bad price for {name!r}: {exc}") from None
+        raise InvalidRequestError(f"bad price for {name!r}: {exc}") from None
 
 
 @functools.cache
