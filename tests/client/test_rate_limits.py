@@ -3,6 +3,7 @@ received the requests."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
@@ -28,7 +29,7 @@ def client(emu: Emulator, limit: rill.RateLimit, **kw: Any) -> rill.Client:
 
 def gaps(emu: Emulator) -> list[float]:
     times = sorted(r.received_at for r in emu.requests)
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 async def test_sync_and_async_calls_share_one_limit(rill_emulator: Emulator) -> None:
