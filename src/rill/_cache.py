@@ -19,6 +19,7 @@ is a fraction of a millisecond, and a write happens once per call.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
@@ -32,7 +33,9 @@ import orjson
 from ._errors import InvalidRequestError
 from ._request import PreparedRequest
 
-__all__ = ["Cache", "MemoryCache", "Recording", "SQLiteCache", "cache_key"]
+__all__ = ["Cache", "MemoryCache", "Recording", "SQLiteCache", "cache_key", "lookup", "store"]
+
+_log = logging.getLogger("rill")
 
 _FILTERED = frozenset({"content_filter"})
 
@@ -90,6 +93,22 @@ def cache_key(request: PreparedRequest) -> str:
 
 def cacheable(finish_reason: str | None) -> bool:
     return finish_reason not in _FILTERED
+
+
+# A cache that fails (a locked or full disk) costs a call its cache, never the call.
+def lookup(cache: Cache, key: str) -> Recording | None:
+    try:
+        return cache.get(key)
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        _log.warning("cache read failed, calling the provider: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+def store(cache: Cache, key: str, recording: Recording) -> None:
+    try:
+        cache.set(key, recording)
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        _log.warning("cache write failed, response not cached: %s: %s", type(exc).__name__, exc)
 
 
 class Cache(Protocol):

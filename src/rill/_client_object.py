@@ -19,14 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from ._async import AsyncStream
-from ._cache import Recording, cache_key
+from ._cache import Recording, cache_key, lookup
 from ._chunks import StreamChunk
 from ._client import Stream
 from ._cost import CostTracker, Price, PriceTable, default_prices
 from ._errors import InvalidRequestError, RillError
 from ._hooks import CallHooks
 from ._messages import Prompt
-from ._params import GenerationParams, Timeouts
+from ._params import GenerationParams, Timeouts, validate_params
 from ._ratelimit import RateLimit, RateLimiter
 from ._request import PreparedRequest, prepare_request, reject_async_callback
 from ._response import GenerationResponse
@@ -93,8 +93,18 @@ class Client:
                 raise InvalidRequestError(
                     "tracing=True needs OpenTelemetry: pip install 'rill[otel]'"
                 )
+        Timeouts.of(timeout)
+        if max_retries is not None and (
+            not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0
+        ):
+            raise InvalidRequestError(
+                f"max_retries must be a non-negative int, not {max_retries!r}"
+            )
+        validate_params(params)
+        if model is not None:
+            resolve_model(model)
         self.model = model
-        self.api_keys = dict(api_keys or {})
+        self._api_keys = _Keys(api_keys or {})
         self.base_urls = dict(base_urls or {})
         self.fallbacks = tuple(str(m) for m in fallbacks)
         for fallback in self.fallbacks:
@@ -311,7 +321,7 @@ class Client:
         recording, paced = None, False
         cache = self.cache if use_cache else None
         if cache is not None:
-            recording = cache.get(cache_key(primary))
+            recording = lookup(cache, cache_key(primary))
             paced = bool(getattr(cache, "paced", False))
         span = None
         if self._tracing or (self._tracing is None and _otel()):
@@ -327,8 +337,8 @@ class Client:
         """``options`` with this client's key and base URL for ``model``'s provider."""
         provider, _ = resolve_model(model)
         out = dict(options)
-        if out.get("api_key") is None and provider.name in self.api_keys:
-            out["api_key"] = self.api_keys[provider.name]
+        if out.get("api_key") is None and provider.name in self._api_keys:
+            out["api_key"] = self._api_keys[provider.name]
         if out.get("base_url") is None and provider.name in self.base_urls:
             out["base_url"] = self.base_urls[provider.name]
         return out
@@ -376,6 +386,14 @@ class CallOptions(GenerationParams, total=False):
     max_event_bytes: int
     fallbacks: Sequence[str]
     cache: bool
+
+
+class _Keys(dict[str, str]):
+    """API keys by provider: a dict whose repr names the providers only, so
+    no traceback with locals or debugger view shows a key."""
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: '[REDACTED]'" for k in self) + "}"
 
 
 @functools.cache

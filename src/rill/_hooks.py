@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ._cache import Recording, cache_key, cacheable
+from ._cache import Recording, cache_key, cacheable, store
 from ._estimate import estimate_usage
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class CallHooks:
                     provider=session.request.provider.name,
                     model=session.request.call.model,
                 )
-                cache.set(cache_key(session.request), recording)
+                store(cache, cache_key(session.request), recording)
             session.tape = None
             client.costs.add(response.cost)
         if self._span is not None:

@@ -4,6 +4,7 @@ file written by two processes at once."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import sqlite3
 import time
@@ -160,7 +161,8 @@ def test_two_processes_write_one_sqlite_file(tmp_path: Path) -> None:
     for worker in range(2):
         got = cache.get(f"{worker}-149")
         assert got is not None and got.pieces == (f"{worker}:149".encode() * 200,)
-    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
 
@@ -177,3 +179,28 @@ def test_structured_streaming_uses_the_cache(rill_emulator: Emulator) -> None:
     assert stream.final == City(name="Lyon")
     assert stream.response.cached
     assert len(rill_emulator.requests) == 1
+
+
+def test_a_failing_cache_costs_the_cache_never_the_call(
+    rill_emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "broken.db"
+    c = client(rill_emulator, rill.SQLiteCache(path))
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("DROP TABLE rill_cache")
+    assert c.generate("Hi").content
+    assert not c.generate("Hi").cached
+    warnings = [r.getMessage() for r in caplog.records if r.name == "rill"]
+    assert any("cache read failed" in w for w in warnings)
+    assert any("cache write failed" in w for w in warnings)
+
+
+async def test_async_paced_replay(rill_emulator: Emulator) -> None:
+    c = client(rill_emulator, rill.MemoryCache(paced=True))
+    rill_emulator.enqueue(Script.of_text("one two three four", tokens_per_second=20))
+    live = await c.agenerate("Hi")
+    start = time.perf_counter()
+    replay = await c.agenerate("Hi")
+    elapsed = time.perf_counter() - start
+    assert replay.cached and replay.content == live.content
+    assert live.timing.total * 0.6 <= elapsed <= live.timing.total + 1.0

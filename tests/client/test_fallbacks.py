@@ -155,3 +155,26 @@ def test_structured_streaming_takes_a_client(rill_emulator: Emulator) -> None:
     stream = rill.stream_object("A city", City, client=c, max_retries=0)
     assert stream.final == City(name="Lyon")
     assert stream.response.model == "gpt-4o"
+
+
+def test_every_client_method_has_its_async_twin() -> None:
+    names = {n for n in dir(rill.Client) if not n.startswith("_")}
+    for name in ("generate", "generate_stream", "generate_batch"):
+        assert name in names and f"a{name}" in names
+
+
+def test_bad_defaults_raise_when_the_client_is_made() -> None:
+    with pytest.raises(rill.InvalidRequestError):
+        rill.Client(timeout=-1)
+    with pytest.raises(rill.InvalidRequestError):
+        rill.Client(max_retries=-1)
+    with pytest.raises(rill.InvalidRequestError):
+        rill.Client(temperature="hot")  # type: ignore[arg-type]
+    with pytest.raises(rill.InvalidModelError):
+        rill.Client(model="no-provider-model")
+
+
+def test_keys_stay_out_of_the_repr() -> None:
+    c = rill.Client(model="openai/gpt-4o", api_keys={"openai": "sk-secret-key-12345"})
+    assert "sk-secret-key-12345" not in repr(c)
+    assert "sk-secret-key-12345" not in str(vars(c))
