@@ -201,7 +201,7 @@ class StreamSession:
                 self.request.call.model,
                 self.attempts,
                 http.method,
-                http.url,
+                self._redactor_now().scrub(http.url),
             )
         if self.tape is not None:
             self.tape = []
@@ -480,9 +480,12 @@ class StreamSession:
         return error
 
     def _redact(self, error: RemoteError) -> None:
+        self._redactor_now().scrub_error(error)
+
+    def _redactor_now(self) -> Redactor:
         if self._redactor is None:
             self._redactor = Redactor.for_headers(self.request.http.headers)
-        self._redactor.scrub_error(error)
+        return self._redactor
 
     def _accumulate(self, chunks: list[StreamChunk]) -> None:
         """Fold ``chunks`` into the accumulator."""

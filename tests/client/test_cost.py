@@ -116,3 +116,12 @@ def test_client_overrides_and_tracker(rill_emulator: Emulator) -> None:
     assert (c.costs.total, c.costs.by_model, c.costs.calls) == (0.0, {}, 0)
     with pytest.raises(ValueError, match="provider/model"):
         rill.Client(prices={"gpt-4o": {"input": 1.0, "output": 1.0}})
+
+
+def test_module_level_responses_are_priced(rill_emulator: Emulator) -> None:
+    rill_emulator.enqueue(Script.of_text("a b", usage=(100, 10)))
+    response = rill.generate(
+        "Hi", model="openai/gpt-4o", api_key="sk-test", base_url=rill_emulator.base_url
+    )
+    assert response.cost is not None
+    assert response.cost.total == pytest.approx((100 * 2.5 + 10 * 10.0) / 1e6)
