@@ -38,7 +38,8 @@ class _Progress:
         self.done = self.failed = self.tokens = 0
         self.cost = 0.0
         if show is None:
-            show = sys.stderr.isatty()
+            isatty = getattr(sys.stderr, "isatty", None)
+            show = bool(isatty()) if callable(isatty) else False
         self._bar: Any = None
         if show and total:
             from rich.progress import (
