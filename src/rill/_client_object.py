@@ -53,7 +53,10 @@ class Client:
     ``rate_limits`` maps a provider name to a ``RateLimit``; ``prices`` adds
     to or overrides rill's price table (``{"openai/my-ft": Price(...)}``);
     ``tracing`` emits OpenTelemetry spans (None: when ``opentelemetry`` is
-    installed); ``callback`` is the default per-chunk callback. Generation
+    installed); ``callback`` is the default per-chunk callback;
+    ``http_client`` (an ``httpx.Client``) and ``async_http_client`` (an
+    ``httpx.AsyncClient`` or ``aiohttp.ClientSession``) are the HTTP clients
+    calls use unless they pass their own (proxies, TLS). Generation
     parameters (``temperature=...``) are defaults for every call; a call's
     own arguments win.
     """
@@ -75,6 +78,8 @@ class Client:
         extra_headers: Mapping[str, str] | None = None,
         system: str | None = None,
         max_event_bytes: int | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
         **params: Unpack[GenerationParams],
     ) -> None:
         if isinstance(fallbacks, str):
@@ -94,6 +99,10 @@ class Client:
                     "tracing=True needs OpenTelemetry: pip install 'rill[otel]'"
                 )
         Timeouts.of(timeout)
+        check_sync_client(http_client)
+        check_async_client(async_http_client)
+        self.http_client = http_client
+        self.async_http_client = async_http_client
         if max_retries is not None and (
             not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0
         ):
@@ -148,7 +157,9 @@ class Client:
             from .transports._replay import ReplayTransport
 
             return Stream(session, ReplayTransport(recording, paced=paced))
-        return Stream(session, sync_transport(http_client))
+        return Stream(
+            session, sync_transport(self.http_client if http_client is None else http_client)
+        )
 
     def generate(
         self,
@@ -179,7 +190,7 @@ class Client:
             from .transports._replay import AsyncReplayTransport
 
             return AsyncStream(session, AsyncReplayTransport(recording, paced=paced))
-        return AsyncStream(session, http_client)
+        return AsyncStream(session, self.async_http_client if http_client is None else http_client)
 
     async def agenerate(
         self,

@@ -178,3 +178,31 @@ def test_keys_stay_out_of_the_repr() -> None:
     c = rill.Client(model="openai/gpt-4o", api_keys={"openai": "sk-secret-key-12345"})
     assert "sk-secret-key-12345" not in repr(c)
     assert "sk-secret-key-12345" not in str(vars(c))
+
+
+def test_the_clients_http_clients_are_used(rill_emulator: Emulator) -> None:
+    import httpx
+
+    seen: list[str] = []
+    with httpx.Client(event_hooks={"request": [lambda r: seen.append(str(r.url))]}) as http:
+        c = client(rill_emulator, model="openai/gpt-4o-mini", http_client=http)
+        c.generate("Hi")
+    assert seen == [rill_emulator.base_url + "/chat/completions"]
+    with pytest.raises(rill.InvalidRequestError):
+        rill.Client(http_client=object())  # type: ignore[arg-type]
+    with pytest.raises(rill.InvalidRequestError):
+        rill.Client(async_http_client=object())  # type: ignore[arg-type]
+
+
+async def test_the_clients_async_http_client_is_used(rill_emulator: Emulator) -> None:
+    import httpx
+
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    async with httpx.AsyncClient(event_hooks={"request": [hook]}) as http:
+        c = client(rill_emulator, model="openai/gpt-4o-mini", async_http_client=http)
+        await c.agenerate("Hi")
+    assert seen == ["/v1/chat/completions"]
