@@ -49,6 +49,10 @@ from ._response import Choice, GenerationResponse, Timing, ToolCall, Usage
 from .providers import Provider, register_provider
 
 if TYPE_CHECKING:
+    from ._cache import Cache, MemoryCache, SQLiteCache
+    from ._client_object import Client
+    from ._cost import Cost, CostTracker, Price
+    from ._ratelimit import RateLimit
     from .structured import (
         AsyncObjectStream,
         JsonStreamError,
@@ -88,11 +92,31 @@ _LAZY = frozenset(
 )
 
 
+# The client and what it holds load on first use too (sqlite3, hashing).
+_LAZY_HOMES = {
+    "Cache": "._cache",
+    "Client": "._client_object",
+    "Cost": "._cost",
+    "CostTracker": "._cost",
+    "MemoryCache": "._cache",
+    "Price": "._cost",
+    "RateLimit": "._ratelimit",
+    "SQLiteCache": "._cache",
+}
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from . import structured
 
         value = getattr(structured, name)
+        globals()[name] = value
+        return value
+    home = _LAZY_HOMES.get(name)
+    if home is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(home, __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'rill' has no attribute {name!r}")
@@ -106,10 +130,14 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
+    "Cache",
     "Choice",
+    "Client",
     "CompletionParams",
     "ConfigurationError",
     "ConnectError",
+    "Cost",
+    "CostTracker",
     "GenerationParams",
     "GenerationResponse",
     "HeuristicCounter",
@@ -117,6 +145,7 @@ __all__ = [
     "InvalidModelError",
     "InvalidRequestError",
     "JsonStreamError",
+    "MemoryCache",
     "Message",
     "MessageRole",
     "MissingAPIKeyError",
@@ -124,14 +153,17 @@ __all__ = [
     "ModelName",
     "NotFoundError",
     "ObjectStream",
+    "Price",
     "Progress",
     "ProtocolError",
     "Provider",
     "ProviderStreamError",
+    "RateLimit",
     "RateLimitError",
     "RedirectError",
     "RemoteError",
     "RillError",
+    "SQLiteCache",
     "ServerError",
     "Stream",
     "StreamChunk",

@@ -48,7 +48,8 @@ class AsyncStream:
 
     def __init__(self, session: StreamSession, client: object) -> None:
         self._session = session
-        self._chunks = _drive(session, client)
+        drive = _drive if session.hooks is None else _observed
+        self._chunks = drive(session, client)
 
     def __aiter__(self) -> AsyncIterator[StreamChunk]:
         # The generator itself, so ``async for`` costs no extra frame per chunk.
@@ -103,11 +104,29 @@ class AsyncStream:
         return f"<rill.AsyncStream {request.provider.name}/{request.call.model}>"
 
 
+async def _observed(session: StreamSession, client: object) -> AsyncGenerator[StreamChunk, None]:
+    """``_drive`` for a session with hooks, which hear how the call ended."""
+    outcome: BaseException | None = None
+    chunks = _drive(session, client)
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except BaseException as exc:
+        outcome = exc
+        raise
+    finally:
+        await chunks.aclose()
+        session.close(outcome)
+
+
 async def _drive(session: StreamSession, client: object) -> AsyncGenerator[StreamChunk, None]:
     transport, owned = await async_transport(client)
     try:
         attempt = 0
         while True:
+            wait = session.admit()
+            if wait > 0:
+                await _sleep(wait)
             session.start()
             try:
                 response = await transport.send(session)

@@ -42,7 +42,8 @@ class Stream:
 
     def __init__(self, session: StreamSession, transport: Transport) -> None:
         self._session = session
-        self._chunks = _drive(session, transport)
+        drive = _drive if session.hooks is None else _observed
+        self._chunks = drive(session, transport)
 
     def __iter__(self) -> Iterator[StreamChunk]:
         # The generator itself, so a for loop costs no Python call per chunk.
@@ -87,9 +88,24 @@ class Stream:
         return f"<rill.Stream {request.provider.name}/{request.call.model}>"
 
 
+def _observed(session: StreamSession, transport: Transport) -> Generator[StreamChunk, None, None]:
+    """``_drive`` for a session with hooks, which hear how the call ended."""
+    outcome: BaseException | None = None
+    try:
+        yield from _drive(session, transport)
+    except BaseException as exc:
+        outcome = exc
+        raise
+    finally:
+        session.close(outcome)
+
+
 def _drive(session: StreamSession, transport: Transport) -> Generator[StreamChunk, None, None]:
     attempt = 0
     while True:
+        wait = session.admit()
+        if wait > 0:
+            time.sleep(wait)
         session.start()
         try:
             response = transport.send(session)

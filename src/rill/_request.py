@@ -28,6 +28,7 @@ __all__ = [
     "check_call_options",
     "prepared",
     "reject_async_callback",
+    "EndpointOptions",
     "RequestOptions",
     "ResumeOptions",
     "prepare_request",
@@ -35,11 +36,12 @@ __all__ = [
 ]
 
 
-class RequestOptions(GenerationParams, total=False):
-    """Keyword arguments every generation function takes, besides the prompt,
-    ``callback`` and ``http_client``."""
+class EndpointOptions(GenerationParams, total=False):
+    """The keyword arguments of a generation call other than ``model``: the
+    parameters, and where and how to send them. ``RequestOptions`` requires
+    ``model``; a ``rill.Client`` (which may hold a default model) and the
+    structured functions, which take one, build on this instead."""
 
-    model: Required[str]
     system: str | None
     base_url: str | None
     api_key: str | None
@@ -48,6 +50,13 @@ class RequestOptions(GenerationParams, total=False):
     timeout: float | Timeouts | None
     max_retries: int
     max_event_bytes: int
+
+
+class RequestOptions(EndpointOptions, total=False):
+    """Keyword arguments every generation function takes, besides the prompt,
+    ``callback`` and ``http_client``."""
+
+    model: Required[str]
 
 
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__) - frozenset(

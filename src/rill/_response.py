@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ._messages import Message, MessageRole
+
+if TYPE_CHECKING:
+    from ._cost import Cost, PriceTable
 
 __all__ = ["Choice", "GenerationResponse", "Timing", "ToolCall", "Usage"]
 
@@ -82,7 +85,13 @@ class Choice:
 @dataclass(slots=True)
 class GenerationResponse:
     """A whole response. The top-level text fields are those of the first
-    choice; ``choices`` has one entry per choice when ``n > 1``."""
+    choice; ``choices`` has one entry per choice when ``n > 1``.
+
+    ``model`` and ``provider`` name the model that answered (a fallback's,
+    when the first model failed); ``attempts`` counts the requests made
+    (retries and fallbacks included); ``cached`` is True for a replay from a
+    client's cache. ``cost`` is priced from ``usage`` (see ``cost_reason``
+    when it is None)."""
 
     content: str = ""
     reasoning: str = ""
@@ -99,9 +108,34 @@ class GenerationResponse:
     reasoning_signature: str | None = None
     native_finish_reason: str | None = None
     items: list[Any] = field(default_factory=list)
+    attempts: int = 1
+    cached: bool = False
+    prices: PriceTable | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         return self.content
+
+    @property
+    def cost(self) -> Cost | None:
+        """What this response cost (USD), or None when rill has no price for
+        its model; a cache hit costs nothing."""
+        priced = self._priced()
+        return None if isinstance(priced, str) else priced
+
+    @property
+    def cost_reason(self) -> str | None:
+        """Why ``cost`` is None (None when there is a cost)."""
+        priced = self._priced()
+        return priced if isinstance(priced, str) else None
+
+    def _priced(self) -> Cost | str:
+        from ._cost import Cost, default_prices
+
+        table = self.prices or default_prices()
+        priced = table.cost(self.provider, self.model, self.usage)
+        if self.cached and isinstance(priced, Cost):
+            return Cost(0.0, 0.0, 0.0, 0.0, priced.model, priced.prices_as_of, priced.estimated)
+        return priced
 
     def to_message(self, choice: int = 0) -> Message:
         """This response as the assistant turn of a continued conversation:

@@ -19,14 +19,22 @@ the call at once with the provider's error instead of sleeping.
 Every error leaves through ``fail``: it gets the partial response and has
 the credentials this request carries scrubbed from its message and body,
 whatever the server echoed back.
+
+Fallbacks are the session's too: when the retries of one request are spent
+before any output, ``retry_delay`` moves ``request`` to the next prepared
+fallback (tried at once). What a client adds around a call (cache, rate
+limits, cost, tracing) hangs off ``hooks``: a few calls per attempt and one
+per call, never one per chunk.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import orjson
 
@@ -52,7 +60,9 @@ from ._response import GenerationResponse
 from ._timing import TimingRecorder
 from .providers import ChunkDecoder
 
-__all__ = ["StreamSession"]
+__all__ = ["SessionHooks", "StreamSession"]
+
+_log = logging.getLogger("rill")
 
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 _MAX_BACKOFF = 8.0
@@ -61,12 +71,43 @@ _INF = math.inf
 _now = time.perf_counter
 
 
+class SessionHooks(Protocol):
+    """What a client observes of a call (see ``rill._hooks``). Every method
+    runs in the driver, between network operations."""
+
+    def admit(self, session: StreamSession) -> float:
+        """Seconds to wait before sending the next attempt (rate limits)."""
+        ...
+
+    def responded(self, session: StreamSession, status: int, headers: Mapping[str, str]) -> None:
+        """An attempt's status and headers arrived."""
+        ...
+
+    def retrying(self, session: StreamSession, error: RemoteError, delay: float) -> None: ...
+
+    def falling_back(
+        self, session: StreamSession, error: RemoteError, failed: PreparedRequest
+    ) -> None:
+        """``failed`` gave up before any output; ``session.request`` is the next."""
+        ...
+
+    def finished(self, session: StreamSession, response: GenerationResponse) -> None:
+        """The stream completed; ``response`` is final (the hooks may annotate it)."""
+        ...
+
+    def closed(self, session: StreamSession, outcome: BaseException | None) -> None:
+        """The call is over: completed (None), failed, or stopped by the
+        caller (``GeneratorExit``, a cancellation)."""
+        ...
+
+
 class StreamSession:
     """Sans-IO state of one generation.
 
     Driver protocol::
 
-        session.start()                       # before each attempt
+        wait = session.admit()                # before each attempt: sleep
+        session.start()                       #   that long, then start
         # send the request with the socket bound by session.deadline
         session.begin(status, headers)        # False: read at most 1 MiB of
         raise session.status_failure(body)    #   body, then (or retry: retry_delay)
@@ -75,13 +116,16 @@ class StreamSession:
         chunks = session.flush()              # at end of body
         raise session.expired(connecting)     # when a read or connect timed out
         raise session.failure(exc)            # on another transport error
+        session.close(outcome)                # once, when the call is over
     """
 
     __slots__ = (
         "_buffer",
         "_decoder",
+        "_fallbacks",
         "_final",
         "_first_token_at",
+        "_first_try",
         "_headers",
         "_idle_at",
         "_progressed",
@@ -91,15 +135,33 @@ class StreamSession:
         "_status",
         "_total_at",
         "accumulator",
+        "attempts",
         "deadline",
         "error",
+        "hooks",
         "last_read",
         "request",
+        "tape",
         "timing",
     )
 
-    def __init__(self, request: PreparedRequest) -> None:
+    def __init__(
+        self,
+        request: PreparedRequest,
+        *,
+        fallbacks: Sequence[PreparedRequest] = (),
+        hooks: SessionHooks | None = None,
+    ) -> None:
         self.request = request
+        self.hooks = hooks
+        self._fallbacks = list(fallbacks)
+        # Attempts made, over retries and fallbacks; the driver's attempt
+        # number at which the current request was first tried.
+        self.attempts = 0
+        self._first_try = 0
+        # When a list, each read's (time.perf_counter, bytes) is appended to
+        # it: what a cache records to replay.
+        self.tape: list[tuple[float, bytes]] | None = None
         remember(request.http.headers)
         self.accumulator = Accumulator()
         self.timing = TimingRecorder()
@@ -124,8 +186,25 @@ class StreamSession:
 
     # -------------------------------------------------------------- attempts
 
+    def admit(self) -> float:
+        """Seconds the driver waits before the next attempt (0: none)."""
+        return 0.0 if self.hooks is None else self.hooks.admit(self)
+
     def start(self) -> None:
         """A new attempt begins (the first, or a retry before any output)."""
+        self.attempts += 1
+        if _log.isEnabledFor(logging.DEBUG):
+            http = self.request.http
+            _log.debug(
+                "request %s/%s attempt %d: %s %s",
+                self.request.provider.name,
+                self.request.call.model,
+                self.attempts,
+                http.method,
+                self._redactor_now().scrub(http.url),
+            )
+        if self.tape is not None:
+            self.tape = []
         self.timing = TimingRecorder()
         self.accumulator = Accumulator()
         self._decoder = None
@@ -149,6 +228,8 @@ class StreamSession:
         ``transports.MAX_ERROR_BODY`` bytes, and passes to ``status_failure``."""
         self._status = status
         self._headers = headers
+        if self.hooks is not None:
+            self.hooks.responded(self, status, headers)
         if status >= 300:
             return False
         if not self.request.call.stream:
@@ -169,7 +250,50 @@ class StreamSession:
     def retry_delay(self, error: RemoteError, attempt: int) -> float | None:
         """Seconds to wait before retrying after ``error``, or None to give up.
         Only failures before any output reached the caller are retried, and
-        only when the wait ends before the total deadline."""
+        only when the wait ends before the total deadline. When the retries
+        of a request are spent, the next fallback (if any) is tried at once."""
+        delay = self._retry_delay(error, attempt - self._first_try)
+        if delay is not None:
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug(
+                    "retry %s/%s in %.2f s after %s: %s",
+                    self.request.provider.name,
+                    self.request.call.model,
+                    delay,
+                    type(error).__name__,
+                    error,
+                )
+            if self.hooks is not None:
+                self.hooks.retrying(self, error, delay)
+            return delay
+        if self._fallbacks and not self.accumulator.chunks and time.perf_counter() < self._total_at:
+            failed = self.request
+            self.request = self._fallbacks.pop(0)
+            remember(self.request.http.headers)
+            self._redactor = None
+            self._first_try = attempt + 1
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug(
+                    "fall back from %s/%s to %s/%s after %s: %s",
+                    failed.provider.name,
+                    failed.call.model,
+                    self.request.provider.name,
+                    self.request.call.model,
+                    type(error).__name__,
+                    error,
+                )
+            if self.hooks is not None:
+                self.hooks.falling_back(self, error, failed)
+            return 0.0
+        return None
+
+    def close(self, outcome: BaseException | None) -> None:
+        """The driver is done with this call: completed (None), failed with
+        ``outcome``, or stopped by the caller (``GeneratorExit``)."""
+        if self.hooks is not None:
+            self.hooks.closed(self, outcome)
+
+    def _retry_delay(self, error: RemoteError, attempt: int) -> float | None:
         if attempt >= self.request.max_retries or self.accumulator.chunks:
             return None
         if isinstance(error, APIStatusError):
@@ -205,6 +329,8 @@ class StreamSession:
             raise self.error
         self._received += len(data)
         if self._buffer is not None:
+            if self.tape is not None:
+                self.tape.append((_now(), data))
             self._buffer_whole(data)
             return []
         decoder = self._decoder
@@ -219,6 +345,8 @@ class StreamSession:
             chunks, self.error = [], self._undecodable(exc)
         self._accumulate(chunks)
         self._read_at = now = _now()
+        if self.tape is not None:
+            self.tape.append((now, data))
         if accumulator.output_chars != before:
             self.timing.output(now)
             self._progressed = True
@@ -352,9 +480,12 @@ class StreamSession:
         return error
 
     def _redact(self, error: RemoteError) -> None:
+        self._redactor_now().scrub_error(error)
+
+    def _redactor_now(self) -> Redactor:
         if self._redactor is None:
             self._redactor = Redactor.for_headers(self.request.http.headers)
-        self._redactor.scrub_error(error)
+        return self._redactor
 
     def _accumulate(self, chunks: list[StreamChunk]) -> None:
         """Fold ``chunks`` into the accumulator."""
@@ -419,11 +550,16 @@ class StreamSession:
             usage = estimate_usage(
                 self.request.messages, acc.output_text(), model=acc.model or self.request.call.model
             )
-        self._final = acc.snapshot(
+        final = self._final = acc.snapshot(
             provider=self.request.provider.name,
             usage=usage,
             timing=self.timing.timing(acc.chunks, usage.completion_tokens),
         )
+        final.attempts = self.attempts
+        if final.model is None:
+            final.model = self.request.call.model or None
+        if self.hooks is not None:
+            self.hooks.finished(self, final)
 
 
 def _backoff(attempt: int) -> float:

@@ -14,7 +14,7 @@ state of one update, copy it: ``partial.model_copy(deep=True)``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
@@ -24,7 +24,7 @@ from .._async import AsyncStream, agenerate_stream
 from .._client import Stream, generate_stream
 from .._messages import Message, MessageRole, Prompt, normalize_messages
 from .._params import Mode
-from .._request import RequestOptions
+from .._request import EndpointOptions
 from .._response import GenerationResponse
 from ._partial import Progress, StructuredValidationError
 from ._session import StructuredSession, check_schema, items_wrapper, structured_call
@@ -32,6 +32,8 @@ from ._session import StructuredSession, check_schema, items_wrapper, structured
 if TYPE_CHECKING:
     import aiohttp
     import httpx
+
+    from .._client_object import Client
 
 __all__ = [
     "AsyncObjectStream",
@@ -52,10 +54,12 @@ T = TypeVar("T")
 Y = TypeVar("Y")
 
 
-class StructuredOptions(RequestOptions, total=False):
-    """``RequestOptions`` plus ``mode``: ``json_schema``, ``json``, ``tool`` or
-    ``text`` (default: the provider's ``structured_mode``)."""
+class StructuredOptions(EndpointOptions, total=False):
+    """The options of ``rill.generate_stream`` plus ``mode``: ``json_schema``,
+    ``json``, ``tool`` or ``text`` (default: the provider's
+    ``structured_mode``). ``model`` is required unless ``client=`` holds one."""
 
+    model: str
     mode: Mode
 
 
@@ -226,7 +230,13 @@ def _final_updates(
 
 
 def _prepare(
-    function: str, prompt: Prompt, schema: type[Any], options: StructuredOptions, *, items: bool
+    function: str,
+    prompt: Prompt,
+    schema: type[Any],
+    options: StructuredOptions,
+    client: Client | None,
+    *,
+    items: bool,
 ) -> tuple[Prompt, dict[str, Any], StructuredSession[Any]]:
     """What every structured function does before it streams, sync or async:
     check the schema (``function`` names the caller in the error), add the
@@ -238,7 +248,7 @@ def _prepare(
         item, schema = schema, items_wrapper(schema)
     else:
         check_schema(schema, function)
-    prompt, opts, request = structured_call(prompt, schema, dict(options))
+    prompt, opts, request = structured_call(prompt, schema, _options(options, client))
     session: StructuredSession[Any] = StructuredSession(
         schema, from_tool=request.from_tool, item=item, allow_prose=request.allow_prose
     )
@@ -263,11 +273,34 @@ def _items(session: StructuredSession[Any]) -> list[Any]:
 # ------------------------------------------------------------------ functions
 
 
+def _options(options: Mapping[str, Any], client: Client | None) -> dict[str, Any]:
+    """A call's options, with the client's default model when it names none."""
+    out = dict(options)
+    if client is not None and out.get("model") is None and client.model is not None:
+        out["model"] = client.model
+    return out
+
+
+def _open(prompt: Prompt, http_client: Any, client: Client | None, opts: Any) -> Stream:
+    """The generation under a structured stream: through ``client`` (its
+    cache, limits, fallbacks, tracing) when one is given."""
+    if client is not None:
+        return client.generate_stream(prompt, http_client=http_client, **opts)
+    return generate_stream(prompt, http_client=http_client, **opts)
+
+
+def _aopen(prompt: Prompt, http_client: Any, client: Client | None, opts: Any) -> AsyncStream:
+    if client is not None:
+        return client.agenerate_stream(prompt, http_client=http_client, **opts)
+    return agenerate_stream(prompt, http_client=http_client, **opts)
+
+
 def stream_object(
     prompt: Prompt,
     schema: type[M],
     *,
     http_client: httpx.Client | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> ObjectStream[M, M]:
     """Stream ``schema`` as it fills in: each update is a partial object whose
@@ -277,10 +310,8 @@ def stream_object(
 
     Every update yields the same live object, updated in place; keep
     ``partial.model_copy(deep=True)`` to hold on to one state."""
-    prompt, opts, session = _prepare("stream_object", prompt, schema, options, items=False)
-    return ObjectStream(
-        generate_stream(prompt, http_client=http_client, **opts), session, _partials
-    )
+    prompt, opts, session = _prepare("stream_object", prompt, schema, options, client, items=False)
+    return ObjectStream(_open(prompt, http_client, client, opts), session, _partials)
 
 
 def astream_object(
@@ -288,13 +319,12 @@ def astream_object(
     schema: type[M],
     *,
     http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, M]:
     """Async twin of :func:`stream_object`."""
-    prompt, opts, session = _prepare("astream_object", prompt, schema, options, items=False)
-    return AsyncObjectStream(
-        agenerate_stream(prompt, http_client=http_client, **opts), session, _partials
-    )
+    prompt, opts, session = _prepare("astream_object", prompt, schema, options, client, items=False)
+    return AsyncObjectStream(_aopen(prompt, http_client, client, opts), session, _partials)
 
 
 def stream_items(
@@ -302,13 +332,14 @@ def stream_items(
     item: type[T],
     *,
     http_client: httpx.Client | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> ObjectStream[Any, T]:
     """Stream a list: each item is yielded once, when it is complete and
     valid. The model is asked for ``{"items": [...]}``; a bare top-level array
     in its answer works too."""
-    prompt, opts, session = _prepare("stream_items", prompt, item, options, items=True)
-    return ObjectStream(generate_stream(prompt, http_client=http_client, **opts), session, _items)
+    prompt, opts, session = _prepare("stream_items", prompt, item, options, client, items=True)
+    return ObjectStream(_open(prompt, http_client, client, opts), session, _items)
 
 
 def astream_items(
@@ -316,13 +347,12 @@ def astream_items(
     item: type[T],
     *,
     http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[Any, T]:
     """Async twin of :func:`stream_items`."""
-    prompt, opts, session = _prepare("astream_items", prompt, item, options, items=True)
-    return AsyncObjectStream(
-        agenerate_stream(prompt, http_client=http_client, **opts), session, _items
-    )
+    prompt, opts, session = _prepare("astream_items", prompt, item, options, client, items=True)
+    return AsyncObjectStream(_aopen(prompt, http_client, client, opts), session, _items)
 
 
 def stream_patches(
@@ -330,13 +360,14 @@ def stream_patches(
     schema: type[M],
     *,
     http_client: httpx.Client | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> ObjectStream[M, dict[str, Any]]:
     """Stream ``schema`` as JSON-patch-like operations (``add``, and
     ``append`` for a growing string) that rebuild the object with
     ``rill.structured.apply_patches``, in O(size of the object) bytes."""
-    prompt, opts, session = _prepare("stream_patches", prompt, schema, options, items=False)
-    return ObjectStream(generate_stream(prompt, http_client=http_client, **opts), session, _patches)
+    prompt, opts, session = _prepare("stream_patches", prompt, schema, options, client, items=False)
+    return ObjectStream(_open(prompt, http_client, client, opts), session, _patches)
 
 
 def astream_patches(
@@ -344,13 +375,14 @@ def astream_patches(
     schema: type[M],
     *,
     http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> AsyncObjectStream[M, dict[str, Any]]:
     """Async twin of :func:`stream_patches`."""
-    prompt, opts, session = _prepare("astream_patches", prompt, schema, options, items=False)
-    return AsyncObjectStream(
-        agenerate_stream(prompt, http_client=http_client, **opts), session, _patches
+    prompt, opts, session = _prepare(
+        "astream_patches", prompt, schema, options, client, items=False
     )
+    return AsyncObjectStream(_aopen(prompt, http_client, client, opts), session, _patches)
 
 
 def generate_object(
@@ -359,6 +391,7 @@ def generate_object(
     *,
     max_retries_on_invalid: int = 0,
     http_client: httpx.Client | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> M:
     """The whole object, validated by ``schema``. With
@@ -367,7 +400,7 @@ def generate_object(
     check_schema(schema, "generate_object")
     messages = list(normalize_messages(prompt))
     for attempt in range(max_retries_on_invalid + 1):
-        stream = stream_object(messages, schema, http_client=http_client, **options)
+        stream = stream_object(messages, schema, http_client=http_client, client=client, **options)
         try:
             return stream.final
         except StructuredValidationError as exc:
@@ -383,13 +416,14 @@ async def agenerate_object(
     *,
     max_retries_on_invalid: int = 0,
     http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+    client: Client | None = None,
     **options: Unpack[StructuredOptions],
 ) -> M:
     """Async twin of :func:`generate_object`."""
     check_schema(schema, "agenerate_object")
     messages = list(normalize_messages(prompt))
     for attempt in range(max_retries_on_invalid + 1):
-        stream = astream_object(messages, schema, http_client=http_client, **options)
+        stream = astream_object(messages, schema, http_client=http_client, client=client, **options)
         try:
             return await stream.afinal()
         except StructuredValidationError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -132,7 +133,7 @@ def record_request(
         with contextlib.suppress(orjson.JSONDecodeError):
             parsed = orjson.loads(body)
     query = dict(parse_qsl(url.query, keep_blank_values=True))
-    return RecordedRequest(method, url.path, query, headers, body, parsed)
+    return RecordedRequest(method, url.path, query, headers, body, parsed, time.monotonic())
 
 
 def error_json(message: str) -> bytes:

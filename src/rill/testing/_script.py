@@ -289,7 +289,9 @@ class Script:
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
     """A request as the emulator received it. Header names are lower-cased;
-    ``json`` is the parsed body, or ``None`` when it is empty or not JSON."""
+    ``json`` is the parsed body, or ``None`` when it is empty or not JSON;
+    ``received_at`` is ``time.monotonic()`` when its head and body had
+    arrived (to measure the spacing of requests)."""
 
     method: str
     path: str
@@ -297,6 +299,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     json: Any
+    received_at: float = 0.0
 
     @property
     def params(self) -> dict[str, Any]:

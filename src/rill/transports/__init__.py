@@ -66,6 +66,10 @@ def sync_transport(client: Any) -> Transport:
 async def async_transport(client: Any) -> tuple[AsyncTransport, bool]:
     """The transport for an async call, and whether the call owns it (and
     must close it when done)."""
+    from ._replay import AsyncReplayTransport
+
+    if isinstance(client, AsyncReplayTransport):  # a cache hit: no network
+        return client, False
     if client is None:
         if _on_asyncio():
             from ._aiohttp import pooled_transport
