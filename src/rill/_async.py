@@ -116,7 +116,7 @@ async def _observed(session: StreamSession, client: object) -> AsyncGenerator[St
         raise
     finally:
         await chunks.aclose()
-        session.close(outcome)
+        session.conclude(outcome)
 
 
 async def _drive(session: StreamSession, client: object) -> AsyncGenerator[StreamChunk, None]:

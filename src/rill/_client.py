@@ -97,7 +97,7 @@ def _observed(session: StreamSession, transport: Transport) -> Generator[StreamC
         outcome = exc
         raise
     finally:
-        session.close(outcome)
+        session.conclude(outcome)
 
 
 def _drive(session: StreamSession, transport: Transport) -> Generator[StreamChunk, None, None]:

@@ -116,7 +116,7 @@ class StreamSession:
         chunks = session.flush()              # at end of body
         raise session.expired(connecting)     # when a read or connect timed out
         raise session.failure(exc)            # on another transport error
-        session.close(outcome)                # once, when the call is over
+        session.conclude(outcome)             # once, when the call is over
     """
 
     __slots__ = (
@@ -287,7 +287,7 @@ class StreamSession:
             return 0.0
         return None
 
-    def close(self, outcome: BaseException | None) -> None:
+    def conclude(self, outcome: BaseException | None) -> None:
         """The driver is done with this call: completed (None), failed with
         ``outcome``, or stopped by the caller (``GeneratorExit``)."""
         if self.hooks is not None:
