@@ -125,3 +125,13 @@ def test_module_level_responses_are_priced(rill_emulator: Emulator) -> None:
     )
     assert response.cost is not None
     assert response.cost.total == pytest.approx((100 * 2.5 + 10 * 10.0) / 1e6)
+
+
+def test_dated_claude_4_snapshots_are_priced() -> None:
+    from rill._cost import default_prices
+
+    prices = default_prices()
+    assert prices.lookup("anthropic", "claude-opus-4-20250514") == prices.lookup(
+        "anthropic", "claude-opus-4-0"
+    )
+    assert prices.lookup("anthropic", "claude-sonnet-4-20250514") is not None
