@@ -42,6 +42,22 @@ from ._response import Choice, GenerationResponse, Timing, ToolCall, Usage
 from .providers import Provider, register_provider
 
 if TYPE_CHECKING:
+    from .runnables import (
+        CallbackHandler,
+        ChatModel,
+        ItemsParser,
+        JsonParser,
+        Placeholder,
+        PromptValue,
+        PydanticParser,
+        Runnable,
+        RunnableLambda,
+        RunnableParallel,
+        RunnableSequence,
+        TextParser,
+        dispatch_event,
+        prompt,
+    )
     from .structured import (
         AsyncObjectStream,
         JsonStreamError,
@@ -81,11 +97,38 @@ _LAZY = frozenset(
 )
 
 
+# Runnables load on first use too (they are not needed to stream).
+_LAZY_RUNNABLES = frozenset(
+    {
+        "CallbackHandler",
+        "ChatModel",
+        "ItemsParser",
+        "JsonParser",
+        "Placeholder",
+        "PromptValue",
+        "PydanticParser",
+        "Runnable",
+        "RunnableLambda",
+        "RunnableParallel",
+        "RunnableSequence",
+        "TextParser",
+        "dispatch_event",
+        "prompt",
+    }
+)
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from . import structured
 
         value = getattr(structured, name)
+        globals()[name] = value
+        return value
+    if name in _LAZY_RUNNABLES:
+        from . import runnables
+
+        value = getattr(runnables, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'rill' has no attribute {name!r}")
@@ -99,6 +142,8 @@ __all__ = [
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
+    "CallbackHandler",
+    "ChatModel",
     "Choice",
     "ConfigurationError",
     "ConnectError",
@@ -108,6 +153,8 @@ __all__ = [
     "IncompleteStreamError",
     "InvalidModelError",
     "InvalidRequestError",
+    "ItemsParser",
+    "JsonParser",
     "JsonStreamError",
     "Message",
     "MessageRole",
@@ -115,19 +162,27 @@ __all__ = [
     "ModelName",
     "NotFoundError",
     "ObjectStream",
+    "Placeholder",
     "Progress",
+    "PromptValue",
     "ProtocolError",
     "Provider",
     "ProviderStreamError",
+    "PydanticParser",
     "RateLimitError",
     "RedirectError",
     "RemoteError",
     "RillError",
+    "Runnable",
+    "RunnableLambda",
+    "RunnableParallel",
+    "RunnableSequence",
     "ServerError",
     "Stream",
     "StreamChunk",
     "StreamError",
     "StructuredValidationError",
+    "TextParser",
     "TiktokenCounter",
     "TimeoutError",
     "Timeouts",
@@ -146,10 +201,12 @@ __all__ = [
     "astream_items",
     "astream_object",
     "astream_patches",
+    "dispatch_event",
     "generate",
     "generate_object",
     "generate_stream",
     "progress",
+    "prompt",
     "register_provider",
     "resume_stream",
     "stream_items",
