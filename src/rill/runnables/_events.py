@@ -3,7 +3,8 @@
 A ``Tracer`` belongs to one top-level call. Steps report to it when a run
 starts, streams a chunk, ends or fails; it turns those into event dicts of
 the ``astream_events`` schema (``event``, ``data``, ``name``, ``tags``,
-``run_id``, ``metadata`` and, in v2, ``parent_ids``, root first), keeps the
+``run_id``, ``metadata`` and ``parent_ids``: root first in v2, always
+empty in v1), keeps the
 ones the caller's filter lets through in a queue the driver drains between
 chunks, and hands every event to the callback handlers. The sync and async
 paths share all of it; only how a step is executed differs.
@@ -228,8 +229,7 @@ class Tracer:
             "run_id": run.run_id,
             "metadata": run.inherited_metadata,
         }
-        if self.v2:
-            event["parent_ids"] = run.parent_ids
+        event["parent_ids"] = run.parent_ids if self.v2 else []
         if keep:
             self.events.append(event)
         if self.handlers is not None:
@@ -253,4 +253,5 @@ class Tracer:
             "tags": run.tags,
             "run_id": run.run_id,
             "metadata": run.metadata,
+            "parent_ids": [],
         }
