@@ -142,14 +142,14 @@ def emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture(scope="module")
-def whole_provider(emulator: Emulator) -> Iterator[str]:
+def whole_provider(emulator: Emulator) -> str:
     rill.register_provider(
         replace(
             get_provider("vllm"), name="emu-whole", streaming=False, base_url=emulator.base_url
         ),
         replace=True,
     )
-    yield "emu-whole/m"
+    return "emu-whole/m"
 
 
 TEXT = ["hello", " big", " world"]

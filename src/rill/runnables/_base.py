@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextvars
 import inspect
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Callable,
+    Generator,
     Iterable,
     Iterator,
     Mapping,
@@ -160,7 +162,8 @@ class Runnable(Generic[In, Out]):
         run = ctx.start(self.get_name(), self.run_type)
         tracer.start(run, {"input": seen[0]} if run.root and seen else {})
         outs: list[Out] = []
-        inner = self._transform(_tap(seen, inputs), ctx)
+        tap = _tap(seen, inputs)
+        inner = self._transform(tap, ctx)
         try:
             for out in inner:
                 outs.append(out)
@@ -171,6 +174,7 @@ class Runnable(Generic[In, Out]):
             raise
         finally:
             _close(inner)
+            tap.close()
             _close(inputs)
         tracer.end(run, run.output if run.has_output else self._final(outs), Lazy(seen))
 
@@ -186,7 +190,8 @@ class Runnable(Generic[In, Out]):
         run = ctx.start(self.get_name(), self.run_type)
         tracer.start(run, {"input": seen[0]} if run.root and seen else {})
         outs: list[Out] = []
-        inner = self._atransform(_atap(seen, inputs), ctx)
+        tap = _atap(seen, inputs)
+        inner = self._atransform(tap, ctx)
         try:
             async for out in inner:
                 outs.append(out)
@@ -197,6 +202,7 @@ class Runnable(Generic[In, Out]):
             raise
         finally:
             await _aclose(inner)
+            await tap.aclose()
             await _aclose(inputs)
         tracer.end(run, run.output if run.has_output else self._final(outs), Lazy(seen))
 
@@ -409,7 +415,7 @@ class Runnable(Generic[In, Out]):
                     result, failed = exc, True
             send.send_nowait((index, result, failed))
 
-        async with anyio.create_task_group() as group, receive:
+        async with send, receive, anyio.create_task_group() as group:
             for i, item in enumerate(inputs):
                 group.start_soon(one, i, item)
             for _ in inputs:
@@ -490,14 +496,14 @@ def coerce(thing: Any) -> Runnable[Any, Any]:
     )
 
 
-def _tap(seen: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+def _tap(seen: list[Any], rest: Iterator[Any]) -> Generator[Any, None, None]:
     yield from seen[:1]
     for item in rest:
         seen.append(item)
         yield item
 
 
-async def _atap(seen: list[Any], rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def _atap(seen: list[Any], rest: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
     if seen:
         yield seen[0]
     async for item in rest:
