@@ -181,8 +181,17 @@ class Tracer:
                 self.handlers.on_start(event)
 
     def stream(self, run: Run, chunk: Any) -> None:
+        # The one call per chunk per run: the event is built inline.
         if run.keep:
-            event = self._event(run, run.ev_stream, {"chunk": chunk})
+            event = {
+                "event": run.ev_stream,
+                "data": {"chunk": chunk},
+                "name": run.name,
+                "tags": run.tags,
+                "run_id": run.run_id,
+                "metadata": run.metadata,
+                "parent_ids": run.parent_ids if self.v2 else [],
+            }
             self.events.append(event)
             if self.handlers is not None:
                 self.handlers.on_chunk(event)
