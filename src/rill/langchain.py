@@ -22,6 +22,7 @@ try:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+    from pydantic import Field
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("rill.langchain needs langchain-core: pip install 'rill[langchain]'") from exc
 
@@ -56,7 +57,7 @@ def _chunk(chunk: StreamChunk) -> ChatGenerationChunk:
         content=chunk.content,
         usage_metadata=usage,  # type: ignore[arg-type]
         tool_call_chunks=[
-            {"index": d.index, "id": d.id, "name": d.name, "args": d.arguments}  # type: ignore[typeddict-item]
+            {"index": d.index, "id": d.id, "name": d.name, "args": d.arguments}
             for d in chunk.tool_calls
         ],
         response_metadata={"finish_reason": chunk.finish_reason} if chunk.finish_reason else {},
@@ -73,7 +74,7 @@ class ChatRill(BaseChatModel):
     or as keyword arguments."""
 
     model: str
-    model_kwargs: dict[str, Any] = {}
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
         known = {"model", "model_kwargs", "callbacks", "tags", "metadata", "name"}
