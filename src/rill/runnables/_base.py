@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import itertools
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
+    Awaitable,
     Callable,
     Generator,
     Iterable,
@@ -101,6 +103,18 @@ class Runnable(Generic[In, Out]):
         """The run's output, from the chunks it yielded (merged with ``+``)."""
         return merge_values(outputs)
 
+    def _pipe(
+        self, inputs: Iterator[In], ctx: Context
+    ) -> tuple[Iterator[Out], Callable[[], None]] | None:
+        """For a step made of steps: the stream of its last step, to read
+        without a frame of its own, and what to do once it ended."""
+        return None
+
+    def _apipe(
+        self, inputs: AsyncIterator[In], ctx: Context
+    ) -> tuple[AsyncIterator[Out], Callable[[], None]] | None:
+        return None
+
     def _root_config(self, cfg: RunConfig) -> RunConfig:
         """The config of a call made on this runnable (a ``with_config``
         wrapper adds its own)."""
@@ -161,22 +175,28 @@ class Runnable(Generic[In, Out]):
             break
         run = ctx.start(self.get_name(), self.run_type)
         tracer.start(run, {"input": seen[0]} if run.root and seen else {})
+        source = ctx.source
+        # Fed by a step whose output is its input: no copy of the input is
+        # kept, the chunks go straight through.
+        tap = _tap(seen, inputs) if source is None else itertools.chain(seen, inputs)
         outs: list[Out] = []
-        tap = _tap(seen, inputs)
-        inner = self._transform(tap, ctx)
+        piped = self._pipe(tap, ctx)
+        inner, after = piped if piped is not None else (self._transform(tap, ctx), _nothing)
         try:
             for out in inner:
                 outs.append(out)
                 tracer.stream(run, out)
                 yield out
+            after()
         except BaseException as exc:
             tracer.error(run, exc)
             raise
         finally:
             _close(inner)
-            tap.close()
+            _close(tap)
             _close(inputs)
-        tracer.end(run, run.output if run.has_output else self._final(outs), Lazy(seen))
+        final = run.output if run.has_output else self._final(outs)
+        tracer.end(run, final, _input_of(source, seen))
 
     async def _atraced_transform(
         self, inputs: AsyncIterator[In], ctx: Context
@@ -189,22 +209,26 @@ class Runnable(Generic[In, Out]):
             break
         run = ctx.start(self.get_name(), self.run_type)
         tracer.start(run, {"input": seen[0]} if run.root and seen else {})
+        source = ctx.source
+        tap: AsyncIterator[In] = _atap(seen, inputs) if source is None else _Prepend(seen, inputs)
         outs: list[Out] = []
-        tap = _atap(seen, inputs)
-        inner = self._atransform(tap, ctx)
+        piped = self._apipe(tap, ctx)
+        inner, after = piped if piped is not None else (self._atransform(tap, ctx), _nothing)
         try:
             async for out in inner:
                 outs.append(out)
                 tracer.stream(run, out)
                 yield out
+            after()
         except BaseException as exc:
             tracer.error(run, exc)
             raise
         finally:
             await _aclose(inner)
-            await tap.aclose()
+            await _aclose(tap)
             await _aclose(inputs)
-        tracer.end(run, run.output if run.has_output else self._final(outs), Lazy(seen))
+        final = run.output if run.has_output else self._final(outs)
+        tracer.end(run, final, _input_of(source, seen))
 
     # ------------------------------------------------------------ public API
 
@@ -280,7 +304,7 @@ class Runnable(Generic[In, Out]):
             exclude_tags=exclude_tags,
         )
         tracer = Tracer(version, event_filter, _handlers(cfg, is_async=False))
-        return _events(self._run(iter((input,)), Context.root(tracer, cfg)), tracer)
+        return _events(self, input, Context.root(tracer, cfg), tracer)
 
     def astream_events(
         self,
@@ -311,7 +335,7 @@ class Runnable(Generic[In, Out]):
             exclude_tags=exclude_tags,
         )
         tracer = Tracer(version, event_filter, _handlers(cfg, is_async=True))
-        return _aevents(self._arun(_aone(input), Context.root(tracer, cfg)), tracer)
+        return _aevents(self, input, Context.root(tracer, cfg), tracer)
 
     def batch(
         self,
@@ -496,6 +520,44 @@ def coerce(thing: Any) -> Runnable[Any, Any]:
     )
 
 
+def _nothing() -> None:
+    pass
+
+
+def _input_of(source: Context | None, seen: list[Any]) -> Any:
+    """A run's whole input, for its end event: the output of the step that
+    fed it, else the chunks it read, merged if the event is shown."""
+    if source is not None and source.run is not None and source.run.has_output:
+        return source.run.output
+    return Lazy(seen)
+
+
+class _Prepend:
+    """The chunks in ``head``, then those of ``rest``: an async iterator
+    that adds no frame per chunk of ``rest``."""
+
+    __slots__ = ("head", "rest")
+
+    def __init__(self, head: list[Any], rest: AsyncIterator[Any]) -> None:
+        self.head = head
+        self.rest = rest
+
+    def __aiter__(self) -> _Prepend:
+        return self
+
+    def __anext__(self) -> Awaitable[Any]:
+        if self.head:
+            return _value(self.head.pop())
+        return self.rest.__anext__()
+
+    async def aclose(self) -> None:
+        self.head = []
+
+
+async def _value(value: Any) -> Any:
+    return value
+
+
 def _tap(seen: list[Any], rest: Iterator[Any]) -> Generator[Any, None, None]:
     yield from seen[:1]
     for item in rest:
@@ -549,34 +611,87 @@ def _batch_config(
     return cfg, limit
 
 
-def _events(steps: Iterator[Any], tracer: Tracer) -> Iterator[dict[str, Any]]:
+def _rooted(runnable: Runnable[Any, Any]) -> bool:
+    """Whether the event driver runs this root step's run itself (a step
+    that streams and runs the standard way): then its chunks reach the
+    driver with no frame of a traced wrapper between."""
+    return runnable.streams_input and type(runnable)._run is Runnable._run
+
+
+def _root_end(runnable: Runnable[Any, Any], tracer: Tracer, run: Any, outs: list[Any]) -> None:
+    tracer.end(run, run.output if run.has_output else runnable._final(outs))
+
+
+def _events(
+    runnable: Runnable[Any, Any], input: Any, ctx: Context, tracer: Tracer
+) -> Iterator[dict[str, Any]]:
     queue = tracer.events
+    rooted = _rooted(runnable)
+    if rooted:
+        run = ctx.start(runnable.get_name(), runnable.run_type)
+        tracer.start(run, {"input": input})
+        piped = runnable._pipe(iter((input,)), ctx)
+        steps, after = piped if piped else (runnable._transform(iter((input,)), ctx), _nothing)
+    else:
+        steps, after = runnable._run(iter((input,)), ctx), _nothing
+    outs: list[Any] = []
     try:
         try:
-            for _ in steps:
+            for out in steps:
+                if rooted:
+                    outs.append(out)
+                    tracer.stream(run, out)
                 while queue:
                     yield queue.popleft()
-        except Exception:
+            after()
+        except BaseException as exc:
+            if rooted:
+                tracer.error(run, exc)
+            if not isinstance(exc, Exception):
+                raise
             while queue:  # what happened before the failure, then the failure
                 yield queue.popleft()
             raise
+        if rooted:
+            _root_end(runnable, tracer, run, outs)
         while queue:
             yield queue.popleft()
     finally:
         _close(steps)
 
 
-async def _aevents(steps: AsyncIterator[Any], tracer: Tracer) -> AsyncIterator[dict[str, Any]]:
+async def _aevents(
+    runnable: Runnable[Any, Any], input: Any, ctx: Context, tracer: Tracer
+) -> AsyncIterator[dict[str, Any]]:
     queue = tracer.events
+    rooted = _rooted(runnable)
+    if rooted:
+        run = ctx.start(runnable.get_name(), runnable.run_type)
+        tracer.start(run, {"input": input})
+        piped = runnable._apipe(_aone(input), ctx)
+        steps, after = piped if piped else (runnable._atransform(_aone(input), ctx), _nothing)
+    else:
+        steps, after = runnable._arun(_aone(input), ctx), _nothing
+    outs: list[Any] = []
     try:
         try:
-            async for _ in steps:
+            async for out in steps:
+                if rooted:
+                    outs.append(out)
+                    tracer.stream(run, out)
                 while queue:
                     yield queue.popleft()
-        except Exception:
+            after()
+        except BaseException as exc:
+            if rooted:
+                tracer.error(run, exc)
+            if not isinstance(exc, Exception):
+                raise
             while queue:
                 yield queue.popleft()
             raise
+        if rooted:
+            _root_end(runnable, tracer, run, outs)
         while queue:
             yield queue.popleft()
     finally:

@@ -50,32 +50,34 @@ class RunnableSequence(Runnable[Any, Any]):
     def last(self) -> Runnable[Any, Any]:
         return self.steps[-1]
 
-    def _transform(self, inputs: Iterator[Any], ctx: Context) -> Iterator[Any]:
+    def _pipe(
+        self, inputs: Iterator[Any], ctx: Context
+    ) -> tuple[Iterator[Any], Callable[[], None]]:
         stream: Iterator[Any] = inputs
-        contexts = []
+        contexts: list[Context] = []
         for i, step in enumerate(self.steps, 1):
-            child = ctx.child(f"seq:step:{i}")
+            child = ctx.child(f"seq:step:{i}", contexts[-1] if contexts else ctx.source)
             contexts.append(child)
             stream = step._run(stream, child)
-        try:
-            yield from stream
-        finally:
-            _close(stream)
-        _take_output(ctx, contexts[-1])
+        return stream, lambda: _take_output(ctx, contexts[-1])
 
-    async def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
+    def _apipe(
+        self, inputs: AsyncIterator[Any], ctx: Context
+    ) -> tuple[AsyncIterator[Any], Callable[[], None]]:
         stream: AsyncIterator[Any] = inputs
-        contexts = []
+        contexts: list[Context] = []
         for i, step in enumerate(self.steps, 1):
-            child = ctx.child(f"seq:step:{i}")
+            child = ctx.child(f"seq:step:{i}", contexts[-1] if contexts else ctx.source)
             contexts.append(child)
             stream = step._arun(stream, child)
-        try:
-            async for chunk in stream:
-                yield chunk
-        finally:
-            await _aclose(stream)
-        _take_output(ctx, contexts[-1])
+        return stream, lambda: _take_output(ctx, contexts[-1])
+
+    def _transform(self, inputs: Iterator[Any], ctx: Context) -> Iterator[Any]:
+        # Untraced, the chained steps are the stream: no frame of our own.
+        return self._pipe(inputs, ctx)[0]
+
+    def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[Any]:
+        return self._apipe(inputs, ctx)[0]
 
     def __repr__(self) -> str:
         return " | ".join(repr(s) for s in self.steps)
@@ -109,7 +111,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
 
     def _transform(self, inputs: Iterator[Any], ctx: Context) -> Iterator[dict[str, Any]]:
         copies = itertools.tee(inputs, len(self.steps))
-        contexts = {key: ctx.child(f"map:key:{key}") for key in self.steps}
+        contexts = {key: ctx.child(f"map:key:{key}", ctx.source) for key in self.steps}
         active = [
             (key, step._run(copy, contexts[key]))
             for (key, step), copy in zip(self.steps.items(), copies, strict=True)
@@ -134,7 +136,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
         self, inputs: AsyncIterator[Any], ctx: Context
     ) -> AsyncIterator[dict[str, Any]]:
         copies = _atee(inputs, len(self.steps))
-        contexts = {key: ctx.child(f"map:key:{key}") for key in self.steps}
+        contexts = {key: ctx.child(f"map:key:{key}", ctx.source) for key in self.steps}
         active = [
             (key, step._arun(copy, contexts[key]))
             for (key, step), copy in zip(self.steps.items(), copies, strict=True)

@@ -63,9 +63,22 @@ def check_config(config: Mapping[str, Any] | None) -> RunConfig:
 
 class Context:
     """How one step is run. ``run`` is set by the step once it started its
-    run, so the parent can read the child's output when it ended."""
+    run, so the parent can read the child's output when it ended.
+    ``source`` is the context of the step whose output is this step's input
+    (the step before it in a sequence), when there is one: its run's output
+    is this run's input, so the input needs no second accumulation."""
 
-    __slots__ = ("local_tags", "metadata", "parent", "run", "run_id", "run_name", "tags", "tracer")
+    __slots__ = (
+        "local_tags",
+        "metadata",
+        "parent",
+        "run",
+        "run_id",
+        "run_name",
+        "source",
+        "tags",
+        "tracer",
+    )
 
     def __init__(
         self,
@@ -85,6 +98,7 @@ class Context:
         self.run_name = run_name
         self.run_id = run_id
         self.run: Run | None = None
+        self.source: Context | None = None
 
     @classmethod
     def root(cls, tracer: Tracer | None, config: RunConfig) -> Context:
@@ -96,24 +110,28 @@ class Context:
             run_id=config.get("run_id"),
         )
 
-    def child(self, local_tag: str | None = None) -> Context:
-        """The context of a child step of the run this context started."""
+    def child(self, local_tag: str | None = None, source: Context | None = None) -> Context:
+        """The context of a child step of the run this context started, fed
+        by ``source``'s output."""
         run = self.run
         if run is None:  # an untraced step: nothing to inherit from a run
-            return Context(None, None, self.tags, self.metadata, (local_tag,) if local_tag else ())
-        return Context(
-            self.tracer,
-            run,
-            run.inherited_tags,
-            run.inherited_metadata,
-            (local_tag,) if local_tag else (),
-        )
+            child = Context(None, None, self.tags, self.metadata, (local_tag,) if local_tag else ())
+        else:
+            child = Context(
+                self.tracer,
+                run,
+                run.inherited_tags,
+                run.inherited_metadata,
+                (local_tag,) if local_tag else (),
+            )
+        child.source = source
+        return child
 
     def configured(self, config: RunConfig) -> Context:
         """This context with a ``with_config`` layer on top."""
         tags = self.tags + tuple(t for t in config.get("tags", ()) if t not in self.tags)
         metadata = {**self.metadata, **config.get("metadata", {})}
-        return Context(
+        inner = Context(
             self.tracer,
             self.parent,
             tags,
@@ -122,6 +140,8 @@ class Context:
             config.get("run_name", self.run_name),
             self.run_id,
         )
+        inner.source = self.source
+        return inner
 
     def start(self, name: str, run_type: str, metadata: Mapping[str, Any] | None = None) -> Run:
         """Create this step's run (not yet reported to the tracer)."""
