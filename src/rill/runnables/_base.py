@@ -17,7 +17,6 @@ steps produced them.
 from __future__ import annotations
 
 import contextvars
-import inspect
 import itertools
 from collections.abc import (
     AsyncGenerator,
@@ -710,9 +709,3 @@ async def _astream_with_handlers(
     finally:
         await _aclose(steps)
         await handlers.aclose()
-
-
-def is_async_callable(func: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004
-    )

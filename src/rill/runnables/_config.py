@@ -8,8 +8,7 @@ steps set around the user's code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, TypedDict
 
@@ -17,7 +16,7 @@ from .._errors import InvalidRequestError
 from ._callbacks import CallbackHandler
 from ._events import Run, Tracer
 
-__all__ = ["Context", "RunConfig", "check_config", "current_run", "dispatch_event"]
+__all__ = ["Context", "RunConfig", "check_config", "dispatch_event", "reset_current", "set_current"]
 
 
 class RunConfig(TypedDict, total=False):
@@ -163,16 +162,6 @@ class Context:
 _CURRENT: ContextVar[tuple[Tracer | None, Run | None] | None] = ContextVar(
     "rill_current_run", default=None
 )
-
-
-@contextmanager
-def current_run(tracer: Tracer | None, run: Run | None) -> Iterator[None]:
-    """Mark the code inside as running in ``run`` (for ``dispatch_event``)."""
-    token = _CURRENT.set((tracer, run))
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
 
 
 def set_current(tracer: Tracer | None, run: Run | None) -> Any:
