@@ -376,3 +376,26 @@ def test_bind_with_config_retry_and_fallbacks(emu: Emulator) -> None:
     emu.enqueue(Script.of_status(400), Script.of_text("fallback"))
     guarded = chat(emu, max_retries=0).with_fallbacks([chat(emu)])
     assert guarded.invoke("x").content == "fallback"
+
+
+class Errors(rill.CallbackHandler):
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def on_error(self, event: dict[str, Any]) -> None:
+        self.failed.append(event["name"])
+
+
+async def test_cancelling_a_chain_closes_the_connection_and_tells_handlers(emu: Emulator) -> None:
+    import anyio
+
+    emu.enqueue(Script.of_text("x " * 400, tokens_per_second=100))
+    errors = Errors()
+    chain = rill.prompt("{q}") | chat(emu) | rill.TextParser()
+    with anyio.CancelScope() as scope:
+        async for event in chain.astream_events({"q": "x"}, config={"callbacks": [errors]}):
+            if event["event"] == "on_parser_stream":
+                scope.cancel()  # the next read, inside the chain, is cancelled
+    assert scope.cancelled_caught
+    assert emu.wait_closed(2.0)
+    assert set(errors.failed) == {"ChatModel", "TextParser", "RunnableSequence"}
