@@ -399,3 +399,27 @@ async def test_cancelling_a_chain_closes_the_connection_and_tells_handlers(emu: 
     assert scope.cancelled_caught
     assert emu.wait_closed(2.0)
     assert set(errors.failed) == {"ChatModel", "TextParser", "RunnableSequence"}
+
+
+async def test_abatch_raises_the_error_itself_and_as_completed_can_be_left(emu: Emulator) -> None:
+    emu.enqueue(Script.of_text("ok"), Script.of_status(400))
+    model = chat(emu, max_retries=0)
+    with pytest.raises(rill.BadRequestError):
+        await model.abatch(["a", "b"], max_concurrency=1)
+    emu.default = Script.of_text("slow " * 50, tokens_per_second=100)
+    before = len(emu.requests)
+    done = model.abatch_as_completed(["a", "b", "c"], max_concurrency=1)
+    async for index, result in done:
+        assert index == 0 and result.content.startswith("slow")  # type: ignore[union-attr]
+        break
+    await done.aclose()  # type: ignore[attr-defined]
+    import anyio
+
+    # The call still running is cancelled: its connection closes (the first
+    # call's may stay in the client's pool); the third never starts.
+    with anyio.move_on_after(5):
+        while emu.open_connections > 1:
+            await anyio.sleep(0.01)
+    assert emu.open_connections <= 1
+    await anyio.sleep(0.3)
+    assert len(emu.requests) - before <= 2

@@ -401,10 +401,30 @@ class Runnable(Generic[In, Out]):
         max_concurrency: int | None = None,
     ) -> list[Out | Exception]:
         """Async twin of :meth:`batch` (tasks, not threads)."""
+        import anyio
+
         cfg, limit = _batch_config(self, config, max_concurrency, inputs)
         results: list[Out | Exception] = [None] * len(inputs)  # type: ignore[list-item]
-        async for index, result in self._abatch(inputs, cfg, limit, return_exceptions):
-            results[index] = result
+        if not inputs:
+            return results
+        limiter = anyio.CapacityLimiter(limit or len(inputs))
+        failures: list[Exception] = []
+
+        async def one(index: int, item: In) -> None:
+            async with limiter:
+                try:
+                    results[index] = await self.ainvoke(item, cfg)
+                except Exception as exc:
+                    if not return_exceptions:
+                        failures.append(exc)
+                        group.cancel_scope.cancel()
+                    results[index] = exc
+
+        async with anyio.create_task_group() as group:
+            for i, item in enumerate(inputs):
+                group.start_soon(one, i, item)
+        if failures:
+            raise failures[0]
         return results
 
     def abatch_as_completed(
@@ -415,14 +435,17 @@ class Runnable(Generic[In, Out]):
         return_exceptions: bool = False,
         max_concurrency: int | None = None,
     ) -> AsyncIterator[tuple[int, Out | Exception]]:
-        """Async twin of :meth:`batch_as_completed`."""
+        """Async twin of :meth:`batch_as_completed`. Leaving the loop early
+        cancels the calls still running."""
         cfg, limit = _batch_config(self, config, max_concurrency, inputs)
-        return self._abatch(inputs, cfg, limit, return_exceptions)
+        return self._abatch_as_completed(inputs, cfg, limit, return_exceptions)
 
-    async def _abatch(
+    async def _abatch_as_completed(
         self, inputs: Sequence[In], cfg: RunConfig, limit: int | None, return_exceptions: bool
     ) -> AsyncIterator[tuple[int, Out | Exception]]:
         import anyio
+
+        from ._tasks import spawn
 
         if not inputs:
             return
@@ -436,17 +459,23 @@ class Runnable(Generic[In, Out]):
                     failed = False
                 except Exception as exc:
                     result, failed = exc, True
-            send.send_nowait((index, result, failed))
+            try:
+                send.send_nowait((index, result, failed))
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass  # the consumer left the loop
 
-        async with send, receive, anyio.create_task_group() as group:
-            for i, item in enumerate(inputs):
-                group.start_soon(one, i, item)
+        scopes = [spawn(one, i, item) for i, item in enumerate(inputs)]
+        try:
             for _ in inputs:
                 index, result, failed = await receive.receive()
                 if failed and not return_exceptions:
-                    group.cancel_scope.cancel()
                     raise result
                 yield index, result
+        finally:
+            for scope in scopes:
+                scope.cancel()
+            send.close()
+            receive.close()
 
     # ------------------------------------------------------------ composition
 

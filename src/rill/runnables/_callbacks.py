@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .._errors import InvalidRequestError
+from ._tasks import spawn
 
 __all__ = ["CallbackHandler", "Handlers"]
 
@@ -77,19 +78,9 @@ class _Worker:
 
     def _start(self) -> None:
         import anyio
-        import sniffio
 
         self._done = anyio.Event()
-        if sniffio.current_async_library() == "trio":
-            import trio
-
-            trio.lowlevel.spawn_system_task(self._run)
-        else:
-            import asyncio
-
-            task = asyncio.get_running_loop().create_task(self._run())
-            _TASKS.add(task)
-            task.add_done_callback(_TASKS.discard)
+        spawn(self._run)
 
     async def _run(self) -> None:
         import anyio
@@ -119,9 +110,6 @@ class _Worker:
         if self._wake is not None:
             self._wake.set()
         await self._done.wait()
-
-
-_TASKS: set[Any] = set()
 
 
 class Handlers:
