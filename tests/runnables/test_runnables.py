@@ -423,3 +423,43 @@ async def test_abatch_raises_the_error_itself_and_as_completed_can_be_left(emu: 
     assert emu.open_connections <= 1
     await anyio.sleep(0.3)
     assert len(emu.requests) - before <= 2
+
+
+async def test_parallel_branches_run_at_once_and_close_on_exit(emu: Emulator) -> None:
+    import anyio
+
+    emu.default = Script.of_text("w " * 30, tokens_per_second=100)
+    both = rill.prompt("{q}") | {"a": chat(emu) | rill.TextParser(), "b": chat(emu)}
+    peak, done = [0], [False]
+
+    async def watch() -> None:
+        while not done[0]:
+            peak[0] = max(peak[0], emu.open_connections)
+            await anyio.sleep(0.005)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(watch)
+        out = await both.ainvoke({"q": "x"})
+        done[0] = True
+    assert out["a"] == "w " * 30 and out["b"].content == "w " * 30
+    assert peak[0] == 2  # both requests were open at the same time
+
+
+async def test_leaving_a_parallel_stream_closes_both_connections(emu: Emulator) -> None:
+    emu.default = Script.of_text("w " * 300, tokens_per_second=100)
+    both = rill.prompt("{q}") | {"a": chat(emu) | rill.TextParser(), "b": chat(emu)}
+    stream = both.astream({"q": "x"})
+    seen: set[str] = set()
+    async for chunk in stream:
+        seen |= set(chunk)
+        if seen == {"a", "b"}:
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert emu.wait_closed(2.0)  # closed by aclose itself, not by a finalizer later
+
+
+async def test_an_error_in_one_branch_propagates(emu: Emulator) -> None:
+    emu.default = Script.of_text("w " * 20, tokens_per_second=100)
+    both = rill.prompt("{q}") | {"a": chat(emu), "b": boom}
+    with pytest.raises(ValueError, match="boom"):
+        await both.ainvoke({"q": "x"})

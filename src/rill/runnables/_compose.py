@@ -2,15 +2,17 @@
 
 A sequence chains its steps' generators, so a chunk travels through every
 step that can take it before the next one is read. Parallel branches each
-get the whole input stream (teed) and are pulled in turn; their outputs
-come as one-key dicts (``{"branch": chunk}``) and their final output is the
-dict of every branch's final output.
+get the whole input stream (teed); their outputs come as one-key dicts
+(``{"branch": chunk}``) and their final output is the dict of every
+branch's final output. Async, each branch runs in a task of its own; sync,
+the branches are read in turn (no threads).
 """
 
 from __future__ import annotations
 
 import inspect
 import itertools
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
@@ -19,6 +21,7 @@ from .._errors import InvalidRequestError
 from ._base import Runnable, _aclose, _close, coerce, kinds
 from ._config import Context, reset_current, set_current
 from ._merge import merge_values
+from ._tasks import spawn
 
 __all__ = ["RunnableLambda", "RunnableParallel", "RunnableSequence"]
 
@@ -135,26 +138,52 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
     async def _atransform(
         self, inputs: AsyncIterator[Any], ctx: Context
     ) -> AsyncIterator[dict[str, Any]]:
+        # Each branch runs in a task of its own, so two models in two
+        # branches stream at the same time; chunks come as they are produced.
+        import anyio
+
         copies = _atee(inputs, len(self.steps))
         contexts = {key: ctx.child(f"map:key:{key}", ctx.source) for key in self.steps}
-        active = [
-            (key, step._arun(copy, contexts[key]))
-            for (key, step), copy in zip(self.steps.items(), copies, strict=True)
+        send, receive = anyio.create_memory_object_stream[tuple[str, Any, Exception | None]](
+            math.inf
+        )
+        finished = [anyio.Event() for _ in self.steps]
+
+        async def branch(key: str, stream: AsyncIterator[Any], done: Any) -> None:
+            try:
+                async for chunk in stream:
+                    send.send_nowait((key, chunk, None))
+                send.send_nowait((key, _END, None))
+            except Exception as exc:
+                send.send_nowait((key, None, exc))
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await _aclose(stream)
+                done.set()
+
+        scopes = [
+            spawn(branch, key, step._arun(copy, contexts[key]), done)
+            for (key, step), copy, done in zip(self.steps.items(), copies, finished, strict=True)
         ]
         try:
-            while active:
-                for entry in tuple(active):
-                    key, stream = entry
-                    try:
-                        chunk = await stream.__anext__()
-                    except StopAsyncIteration:
-                        active.remove(entry)
-                        continue
-                    yield {key: chunk}
+            running = len(scopes)
+            while running:
+                key, chunk, error = await receive.receive()
+                if error is not None:
+                    raise error
+                if chunk is _END:
+                    running -= 1
+                    continue
+                yield {key: chunk}
         finally:
-            for _, stream in active:
-                await _aclose(stream)
-            await _aclose(inputs)
+            for scope in scopes:
+                scope.cancel()
+            with anyio.CancelScope(shield=True):
+                for done in finished:
+                    await done.wait()  # each branch closed what it opened
+                await _aclose(inputs)
+            send.close()
+            receive.close()
         _take_outputs(ctx, contexts)
 
     def __repr__(self) -> str:
@@ -169,9 +198,16 @@ def _take_outputs(ctx: Context, contexts: dict[str, Context]) -> None:
         }
 
 
+_END = object()
+
+
 def _atee(source: AsyncIterator[Any], n: int) -> list[AsyncIterator[Any]]:
-    """``itertools.tee`` for an async iterator: each copy sees every item."""
+    """``itertools.tee`` for an async iterator read from several tasks: each
+    copy sees every item; one copy at a time reads the source."""
+    import anyio
+
     buffers: list[deque[Any]] = [deque() for _ in range(n)]
+    lock = anyio.Lock()
     done = [False]
 
     async def copy(mine: deque[Any]) -> AsyncIterator[Any]:
@@ -181,13 +217,16 @@ def _atee(source: AsyncIterator[Any], n: int) -> list[AsyncIterator[Any]]:
                 continue
             if done[0]:
                 return
-            try:
-                item = await source.__anext__()
-            except StopAsyncIteration:
-                done[0] = True
-                return
-            for buffer in buffers:
-                buffer.append(item)
+            async with lock:
+                if mine or done[0]:
+                    continue
+                try:
+                    item = await source.__anext__()
+                except StopAsyncIteration:
+                    done[0] = True
+                    continue
+                for buffer in buffers:
+                    buffer.append(item)
 
     return [copy(buffer) for buffer in buffers]
 
