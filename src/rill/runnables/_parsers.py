@@ -28,16 +28,12 @@ T = TypeVar("T")
 
 def text_of(value: Any) -> str:
     """The text a parser reads from one input chunk."""
-    cls = value.__class__
-    if cls is StreamChunk or cls is GenerationResponse:
-        text: str = value.content
-        return text
-    if cls is str:
-        return value  # type: ignore[no-any-return]
+    if isinstance(value, str):
+        return value
+    if isinstance(value, StreamChunk | GenerationResponse):
+        return value.content
     if isinstance(value, Message) and isinstance(value.content, str):
         return value.content
-    if isinstance(value, StreamChunk | GenerationResponse | str):
-        return str(value.content if not isinstance(value, str) else value)
     raise InvalidRequestError(
         f"a parser reads text from chunks, responses, messages or strings, "
         f"not {type(value).__name__}"
@@ -61,10 +57,6 @@ class _Parser(Runnable[Any, T], Generic[T]):
                 yield out
         for out in self._end(state):
             yield out
-
-    def _invoke(self, input: Any, ctx: Context) -> T:
-        outs = list(self._transform(iter((input,)), ctx))
-        return self._final(outs)  # type: ignore[no-any-return]
 
     def _begin(self) -> Any:
         raise NotImplementedError
