@@ -11,8 +11,10 @@ rill's wire handling by changing the model line.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
+
+import orjson
 
 try:
     from langchain_core.callbacks import (
@@ -22,6 +24,7 @@ try:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+    from langchain_core.runnables import Runnable
     from pydantic import Field
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("rill.langchain needs langchain-core: pip install 'rill[langchain]'") from exc
@@ -30,6 +33,7 @@ from ._async import agenerate_stream
 from ._chunks import StreamChunk
 from ._client import generate_stream
 from ._messages import Message
+from ._response import ToolCall
 
 __all__ = ["ChatRill"]
 
@@ -41,7 +45,18 @@ def _messages(messages: list[BaseMessage]) -> list[Message]:
     for m in messages:
         role = _ROLES.get(m.type, "user")
         content = m.content if isinstance(m.content, str) else list(m.content)
-        out.append(Message(role, content, tool_call_id=getattr(m, "tool_call_id", None)))  # type: ignore[arg-type]
+        calls = [
+            ToolCall(id=c["id"] or "", name=c["name"], arguments=orjson.dumps(c["args"]).decode())
+            for c in getattr(m, "tool_calls", None) or ()
+        ]
+        out.append(
+            Message(
+                role,  # type: ignore[arg-type]
+                content,  # type: ignore[arg-type]
+                tool_call_id=getattr(m, "tool_call_id", None),
+                tool_calls=calls or None,
+            )
+        )
     return out
 
 
@@ -103,9 +118,25 @@ class ChatRill(BaseChatModel):
             response = stream.until_done()
         message = AIMessage(
             content=response.content,
+            tool_calls=[
+                {"name": c.name, "args": c.args or {}, "id": c.id, "type": "tool_call"}
+                for c in response.tool_calls
+            ],
+            usage_metadata={
+                "input_tokens": response.usage.prompt_tokens,
+                "output_tokens": response.usage.completion_tokens,
+                "total_tokens": response.usage.total_tokens,
+            },
             response_metadata={"finish_reason": response.finish_reason, "model": response.model},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, Any]:
+        """This model with ``tools`` (LangChain tools, pydantic models,
+        functions or OpenAI-shaped dicts) offered on every call."""
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
 
     def _stream(
         self,

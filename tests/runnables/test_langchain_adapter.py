@@ -47,3 +47,27 @@ async def test_chatrill_astream_events(emu: Emulator) -> None:
     kinds = await anyio.to_thread.run_sync(run)
     assert kinds[0] == "on_chat_model_start" and kinds[-1] == "on_chat_model_end"
     assert kinds.count("on_chat_model_stream") >= 2
+
+
+def test_chatrill_tools_round_trip(emu: Emulator) -> None:
+    from langchain_core.messages import HumanMessage, ToolMessage
+    from pydantic import BaseModel
+
+    from rill.testing import ScriptedToolCall
+
+    class GetWeather(BaseModel):
+        """Weather in a city."""
+
+        city: str
+
+    emu.enqueue(Script.of_tool_calls([ScriptedToolCall("GetWeather", {"city": "Paris"}, id="c1")]))
+    chat = ChatRill(model="openai/gpt-4o-mini", base_url=emu.base_url, api_key="k")
+    asked = chat.bind_tools([GetWeather]).invoke("weather in Paris?")
+    assert asked.tool_calls[0]["name"] == "GetWeather"  # type: ignore[attr-defined]
+    assert asked.tool_calls[0]["args"] == {"city": "Paris"}  # type: ignore[attr-defined]
+    assert emu.requests[-1].params["tools"][0]["function"]["name"] == "GetWeather"
+    emu.enqueue(Script.of_text("Sunny"))
+    answer = chat.invoke([HumanMessage("weather?"), asked, ToolMessage("sunny", tool_call_id="c1")])
+    assert answer.content == "Sunny"
+    sent = emu.requests[-1].params["messages"]
+    assert sent[1]["tool_calls"][0]["id"] == "c1" and sent[2]["tool_call_id"] == "c1"
