@@ -265,3 +265,49 @@ async def test_filters_match_langchain(
     )
     assert shape(ours, chains=False) == shape(theirs, chains=False)
     assert ours, "each filter lets something through"
+
+
+CUSTOM_FILTERS: list[dict[str, Any]] = [
+    {},
+    {"include_types": ["chain"]},
+    {"include_names": ["note"]},
+    {"include_types": ["custom"]},
+    {"exclude_types": ["chain"]},
+    {"include_tags": ["T"]},
+    {"include_tags": ["seq:step:1"]},
+    {"exclude_tags": ["T"]},
+]
+
+
+@pytest.mark.parametrize("filters", CUSTOM_FILTERS)
+async def test_custom_events_and_their_filters_match_langchain(filters: dict[str, Any]) -> None:
+    from langchain_core.callbacks.manager import adispatch_custom_event
+
+    async def lc_step(x: int) -> int:
+        await adispatch_custom_event("note", {"x": x})
+        return x
+
+    def step(x: int) -> int:
+        rill.dispatch_event("note", {"x": x})
+        return x
+
+    def same(x: int) -> int:
+        return x
+
+    KIND.update({"lc_step": "step", "step": "step", "same": "same", "note": "note"})
+    lc = (RunnableLambda(lc_step) | RunnableLambda(same)).with_config(tags=["T"])
+    ours = (rill.RunnableLambda(step) | same).with_config(tags=["T"])
+
+    def theirs() -> list[dict[str, Any]]:
+        async def collect() -> list[dict[str, Any]]:
+            return [e async for e in lc.astream_events(1, version="v2", **filters)]
+
+        return asyncio.run(collect())
+
+    expected = await anyio.to_thread.run_sync(theirs)
+    got = [e async for e in ours.astream_events(1, **filters)]
+    assert shape(got, chains=False) == shape(expected, chains=False)
+    # (LangChain later writes an "input" key into the dict the step passed.)
+    assert [e["data"]["x"] for e in got if e["event"] == "on_custom_event"] == [
+        e["data"]["x"] for e in expected if e["event"] == "on_custom_event"
+    ]

@@ -62,7 +62,7 @@ class EventFilter:
         self.exclude_types = _names(exclude_types, "exclude_types")
         self.exclude_tags = _names(exclude_tags, "exclude_tags")
 
-    def admits(self, name: str, run_type: str, tags: Iterable[str]) -> bool:
+    def admits(self, name: str, run_type: str | None, tags: Iterable[str]) -> bool:
         tags = tuple(tags)
         if self.include_names is None and self.include_types is None and self.include_tags is None:
             keep = True
@@ -226,7 +226,8 @@ class Tracer:
         """``dispatch_event`` from inside ``run``: named by the caller, tagged
         with what the run inherited (not its own step tags)."""
         keep = self.version is not None and (
-            self._filter is None or self._filter.admits(name, "custom", run.inherited_tags)
+            # As in LangChain, a custom event has no run type to filter on.
+            self._filter is None or self._filter.admits(name, None, run.inherited_tags)
         )
         if not (keep or self.handlers is not None):
             return
