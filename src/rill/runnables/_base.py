@@ -62,7 +62,6 @@ __all__ = ["Runnable", "coerce"]
 
 In = TypeVar("In")
 Out = TypeVar("Out")
-Other = TypeVar("Other")
 
 
 class Runnable(Generic[In, Out]):

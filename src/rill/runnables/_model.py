@@ -46,7 +46,8 @@ class ModelRunnable(Runnable[Any, C], Generic[C]):
     """A model as a step. Subclasses set ``run_type``, ``stream_function`` /
     ``astream_function`` (called as ``fn(prompt, model=..., **options)``,
     returning a ``Stream`` / ``AsyncStream``), and override ``_prompt``,
-    ``_start_input``, ``_chunk``, ``_output`` and ``_v1_output`` as needed."""
+    ``_start_input``, ``_chunk``, ``_output``, ``_v1_output`` and
+    ``_check_defaults`` as needed."""
 
     run_type = "chat_model"
     stream_function: ClassVar[Callable[..., Any]]
@@ -62,7 +63,7 @@ class ModelRunnable(Runnable[Any, C], Generic[C]):
         **defaults: Any,
     ) -> None:
         provider, model_id = resolve_model(model)
-        validate_params({k: v for k, v in defaults.items() if k not in _OPTIONS})
+        self._check_defaults(defaults)
         if client is not None:
             for fn in (type(self).stream_function, type(self).astream_function):
                 if "client" not in inspect.signature(fn).parameters:
@@ -92,6 +93,11 @@ class ModelRunnable(Runnable[Any, C], Generic[C]):
         )
 
     # ------------------------------------------------------ what kinds differ in
+
+    def _check_defaults(self, defaults: Mapping[str, Any]) -> None:
+        """Reject a default parameter the call function does not take, at
+        the constructor."""
+        validate_params({k: v for k, v in defaults.items() if k not in _OPTIONS})
 
     def _prompt(self, input: Any) -> Any:
         return input
