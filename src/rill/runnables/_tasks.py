@@ -18,7 +18,6 @@ def spawn(func: Callable[..., Awaitable[Any]], *args: Any) -> Any:
     """Start ``func(*args)`` in the background; return the cancel scope it
     runs in (``scope.cancel()`` stops it). ``func`` must not raise."""
     import anyio
-    import sniffio
 
     scope = anyio.CancelScope()
 
@@ -26,7 +25,7 @@ def spawn(func: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         with scope:
             await func(*args)
 
-    if sniffio.current_async_library() == "trio":
+    if _on_trio():
         import trio
 
         trio.lowlevel.spawn_system_task(run)
@@ -37,3 +36,12 @@ def spawn(func: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         _RUNNING.add(task)
         task.add_done_callback(_RUNNING.discard)
     return scope
+
+
+def _on_trio() -> bool:
+    try:
+        import sniffio  # trio depends on it; without it, this is asyncio
+
+        return bool(sniffio.current_async_library() == "trio")
+    except Exception:
+        return False
