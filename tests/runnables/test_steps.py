@@ -371,3 +371,18 @@ def test_merge_values() -> None:
     chunks = [rill.StreamChunk("a"), rill.StreamChunk("b", index=1)]
     with pytest.raises(rill.InvalidRequestError, match="do not merge"):
         merge_values(chunks)
+
+
+async def test_bad_input_is_an_error_at_the_call() -> None:
+    chat = rill.ChatModel("openai/m", api_key="k")
+    chain = rill.prompt("{q}") | chat
+    for call in (
+        lambda: chat.stream(5),  # type: ignore[arg-type]
+        lambda: chat.astream(5),  # type: ignore[arg-type]
+        lambda: chain.stream({"nope": 1}),
+        lambda: chain.astream_events({"nope": 1}),
+        lambda: chain.with_retry().stream_events({"nope": 1}),
+        lambda: RunnableParallel(a=chain).stream({"nope": 1}),
+    ):
+        with pytest.raises(rill.InvalidRequestError):
+            call()

@@ -114,6 +114,10 @@ class Runnable(Generic[In, Out]):
     ) -> tuple[AsyncIterator[Out], Callable[[], None]] | None:
         return None
 
+    def _check_input(self, input: Any) -> None:
+        """Raise at the call when ``input`` cannot be this step's input (a
+        step sees its input only once the stream runs)."""
+
     def _root_config(self, cfg: RunConfig) -> RunConfig:
         """The config of a call made on this runnable (a ``with_config``
         wrapper adds its own)."""
@@ -234,6 +238,7 @@ class Runnable(Generic[In, Out]):
     def invoke(self, input: In, config: RunConfig | None = None) -> Out:
         """Run on one input and return the final output."""
         cfg = self._root_config(check_config(config))
+        self._check_input(input)
         handlers = _handlers(cfg, is_async=False)
         ctx = Context.root(Tracer(None, None, handlers), cfg)
         steps = self._run(iter((input,)), ctx)
@@ -249,6 +254,7 @@ class Runnable(Generic[In, Out]):
     async def ainvoke(self, input: In, config: RunConfig | None = None) -> Out:
         """Async twin of :meth:`invoke`."""
         cfg = self._root_config(check_config(config))
+        self._check_input(input)
         handlers = _handlers(cfg, is_async=True)
         ctx = Context.root(Tracer(None, None, handlers), cfg)
         steps = self._arun(_aone(input), ctx)
@@ -267,6 +273,7 @@ class Runnable(Generic[In, Out]):
         """Run on one input and yield output chunks as they come; a step
         that cannot stream yields its one final value."""
         cfg = self._root_config(check_config(config))
+        self._check_input(input)
         handlers = _handlers(cfg, is_async=False)
         tracer = Tracer(None, None, handlers) if handlers is not None else None
         return self._run(iter((input,)), Context.root(tracer, cfg))
@@ -274,6 +281,7 @@ class Runnable(Generic[In, Out]):
     def astream(self, input: In, config: RunConfig | None = None) -> AsyncIterator[Out]:
         """Async twin of :meth:`stream`."""
         cfg = self._root_config(check_config(config))
+        self._check_input(input)
         handlers = _handlers(cfg, is_async=True)
         if handlers is None:
             return self._arun(_aone(input), Context.root(None, cfg))
@@ -294,6 +302,7 @@ class Runnable(Generic[In, Out]):
     ) -> Iterator[dict[str, Any]]:
         """Sync twin of :meth:`astream_events`, for scripts."""
         cfg = self._root_config(check_config(config))
+        self._check_input(input)
         event_filter = EventFilter(
             include_names=include_names,
             include_types=include_types,
@@ -325,6 +334,7 @@ class Runnable(Generic[In, Out]):
         ``astream_events`` schema, order and filter semantics. A failing
         step ends no run: the exception propagates from the iteration."""
         cfg = self._root_config(check_config(config))
+        self._check_input(input)
         event_filter = EventFilter(
             include_names=include_names,
             include_types=include_types,

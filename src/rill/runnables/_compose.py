@@ -45,6 +45,9 @@ class RunnableSequence(Runnable[Any, Any]):
         self.steps: tuple[Runnable[Any, Any], ...] = tuple(flat)
         self.name = name
 
+    def _check_input(self, input: Any) -> None:
+        self.steps[0]._check_input(input)
+
     @property
     def first(self) -> Runnable[Any, Any]:
         return self.steps[0]
@@ -111,6 +114,10 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
 
     def get_name(self) -> str:
         return self.name or f"RunnableParallel<{','.join(self.steps)}>"
+
+    def _check_input(self, input: Any) -> None:
+        for step in self.steps.values():
+            step._check_input(input)
 
     def _transform(self, inputs: Iterator[Any], ctx: Context) -> Iterator[dict[str, Any]]:
         copies = itertools.tee(inputs, len(self.steps))

@@ -102,6 +102,9 @@ class ModelRunnable(Runnable[Any, C], Generic[C]):
     def _prompt(self, input: Any) -> Any:
         return input
 
+    def _check_input(self, input: Any) -> None:
+        self._prompt(input)
+
     def _start_input(self, prompt: Any) -> Any:
         return prompt
 

@@ -95,6 +95,9 @@ class PromptTemplate(Runnable[Any, PromptValue]):
         """This template with some variables filled in now."""
         return PromptTemplate(self.parts, {**self.partials, **values})
 
+    def _check_input(self, input: Any) -> None:
+        self._invoke(input, Context(None))
+
     def format(self, **values: Any) -> PromptValue:
         return self._invoke(values, Context(None))
 

@@ -31,6 +31,9 @@ class _Wrapper(Runnable[In, Out]):
     def get_name(self) -> str:
         return self.name or self.bound.get_name()
 
+    def _check_input(self, input: Any) -> None:
+        self.bound._check_input(input)
+
     @property
     def run_type(self) -> str:  # type: ignore[override]
         return self.bound.run_type
