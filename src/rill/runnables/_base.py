@@ -2,9 +2,10 @@
 
 A step implements either ``_invoke`` (it needs its whole input: a prompt, a
 function) or ``_transform`` (it consumes its input as a stream: a parser, a
-generator function), plus the async twins. Everything else is here, once:
-``invoke`` / ``stream`` / ``batch`` and their async forms, ``astream_events``,
-and the traced wrappers that report runs to the ``Tracer``.
+generator function), plus the async twins, and sets ``streams_input`` to
+say which. Everything else is written once: the public methods here (with
+``_batch`` for many inputs and ``_drive`` for event streams), and the traced
+wrappers that report runs to the ``Tracer``.
 
 A plain ``stream`` / ``astream`` without callbacks runs the steps' own
 generators chained together, with no tracing at all. ``invoke`` and
@@ -16,27 +17,22 @@ steps produced them.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import itertools
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterator,
-    Awaitable,
     Callable,
-    Generator,
-    Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._errors import InvalidRequestError
-from ._callbacks import Handlers
+from ._batch import abatch, abatch_as_completed, batch_config, batch_threads
 from ._config import Context, RunConfig, check_config
+from ._drive import aevents, astream_with_handlers, events, handlers_of
 from ._events import EventFilter, Tracer, Version
+from ._iterators import Prepend, aclose, aone, atap, close, nothing, tap
 from ._merge import Lazy, merge_values
 
 if TYPE_CHECKING:
@@ -118,6 +114,11 @@ class Runnable(Generic[In, Out]):
         """Raise at the call when ``input`` cannot be this step's input (a
         step sees its input only once the stream runs)."""
 
+    def runs_standard_way(self) -> bool:
+        """Whether this step streams and runs through ``Runnable._run``
+        (so a driver may run its root run itself)."""
+        return self.streams_input and type(self)._run is Runnable._run
+
     def _root_config(self, cfg: RunConfig) -> RunConfig:
         """The config of a call made on this runnable (a ``with_config``
         wrapper adds its own)."""
@@ -181,10 +182,10 @@ class Runnable(Generic[In, Out]):
         source = ctx.source
         # Fed by a step whose output is its input: no copy of the input is
         # kept, the chunks go straight through.
-        tap = _tap(seen, inputs) if source is None else itertools.chain(seen, inputs)
+        reading = tap(seen, inputs) if source is None else itertools.chain(seen, inputs)
         outs: list[Out] = []
-        piped = self._pipe(tap, ctx)
-        inner, after = piped if piped is not None else (self._transform(tap, ctx), _nothing)
+        piped = self._pipe(reading, ctx)
+        inner, after = piped if piped is not None else (self._transform(reading, ctx), nothing)
         try:
             for out in inner:
                 outs.append(out)
@@ -195,11 +196,11 @@ class Runnable(Generic[In, Out]):
             tracer.error(run, exc)
             raise
         finally:
-            _close(inner)
-            _close(tap)
-            _close(inputs)
+            close(inner)
+            close(reading)
+            close(inputs)
         final = run.output if run.has_output else self._final(outs)
-        tracer.end(run, final, _input_of(source, seen))
+        tracer.end(run, final, input_of(source, seen))
 
     async def _atraced_transform(
         self, inputs: AsyncIterator[In], ctx: Context
@@ -213,10 +214,10 @@ class Runnable(Generic[In, Out]):
         run = ctx.start(self.get_name(), self.run_type)
         tracer.start(run, {"input": seen[0]} if run.root and seen else {})
         source = ctx.source
-        tap: AsyncIterator[In] = _atap(seen, inputs) if source is None else _Prepend(seen, inputs)
+        reading: AsyncIterator[In] = atap(seen, inputs) if source is None else Prepend(seen, inputs)
         outs: list[Out] = []
-        piped = self._apipe(tap, ctx)
-        inner, after = piped if piped is not None else (self._atransform(tap, ctx), _nothing)
+        piped = self._apipe(reading, ctx)
+        inner, after = piped if piped is not None else (self._atransform(reading, ctx), nothing)
         try:
             async for out in inner:
                 outs.append(out)
@@ -227,11 +228,11 @@ class Runnable(Generic[In, Out]):
             tracer.error(run, exc)
             raise
         finally:
-            await _aclose(inner)
-            await _aclose(tap)
-            await _aclose(inputs)
+            await aclose(inner)
+            await aclose(reading)
+            await aclose(inputs)
         final = run.output if run.has_output else self._final(outs)
-        tracer.end(run, final, _input_of(source, seen))
+        tracer.end(run, final, input_of(source, seen))
 
     # ------------------------------------------------------------ public API
 
@@ -239,14 +240,14 @@ class Runnable(Generic[In, Out]):
         """Run on one input and return the final output."""
         cfg = self._root_config(check_config(config))
         self._check_input(input)
-        handlers = _handlers(cfg, is_async=False)
+        handlers = handlers_of(cfg, is_async=False)
         ctx = Context.root(Tracer(None, None, handlers), cfg)
         steps = self._run(iter((input,)), ctx)
         try:
             for _ in steps:
                 pass
         finally:
-            _close(steps)
+            close(steps)
         assert ctx.run is not None
         output: Out = ctx.run.output
         return output
@@ -255,14 +256,14 @@ class Runnable(Generic[In, Out]):
         """Async twin of :meth:`invoke`."""
         cfg = self._root_config(check_config(config))
         self._check_input(input)
-        handlers = _handlers(cfg, is_async=True)
+        handlers = handlers_of(cfg, is_async=True)
         ctx = Context.root(Tracer(None, None, handlers), cfg)
-        steps = self._arun(_aone(input), ctx)
+        steps = self._arun(aone(input), ctx)
         try:
             async for _ in steps:
                 pass
         finally:
-            await _aclose(steps)
+            await aclose(steps)
             if handlers is not None:
                 await handlers.aclose()
         assert ctx.run is not None
@@ -274,7 +275,7 @@ class Runnable(Generic[In, Out]):
         that cannot stream yields its one final value."""
         cfg = self._root_config(check_config(config))
         self._check_input(input)
-        handlers = _handlers(cfg, is_async=False)
+        handlers = handlers_of(cfg, is_async=False)
         tracer = Tracer(None, None, handlers) if handlers is not None else None
         return self._run(iter((input,)), Context.root(tracer, cfg))
 
@@ -282,10 +283,10 @@ class Runnable(Generic[In, Out]):
         """Async twin of :meth:`stream`."""
         cfg = self._root_config(check_config(config))
         self._check_input(input)
-        handlers = _handlers(cfg, is_async=True)
+        handlers = handlers_of(cfg, is_async=True)
         if handlers is None:
-            return self._arun(_aone(input), Context.root(None, cfg))
-        return _astream_with_handlers(self, input, cfg, handlers)
+            return self._arun(aone(input), Context.root(None, cfg))
+        return astream_with_handlers(self, input, cfg, handlers)
 
     def stream_events(
         self,
@@ -311,8 +312,8 @@ class Runnable(Generic[In, Out]):
             exclude_types=exclude_types,
             exclude_tags=exclude_tags,
         )
-        tracer = Tracer(version, event_filter, _handlers(cfg, is_async=False))
-        return _events(self, input, Context.root(tracer, cfg), tracer)
+        tracer = Tracer(version, event_filter, handlers_of(cfg, is_async=False))
+        return events(self, input, Context.root(tracer, cfg), tracer)
 
     def astream_events(
         self,
@@ -343,8 +344,8 @@ class Runnable(Generic[In, Out]):
             exclude_types=exclude_types,
             exclude_tags=exclude_tags,
         )
-        tracer = Tracer(version, event_filter, _handlers(cfg, is_async=True))
-        return _aevents(self, input, Context.root(tracer, cfg), tracer)
+        tracer = Tracer(version, event_filter, handlers_of(cfg, is_async=True))
+        return aevents(self, input, Context.root(tracer, cfg), tracer)
 
     def batch(
         self,
@@ -358,11 +359,11 @@ class Runnable(Generic[In, Out]):
         worker threads; it works inside a running event loop). Results come
         in input order; with ``return_exceptions`` a failure is returned in
         its place instead of raised."""
-        cfg, limit = _batch_config(self, config, max_concurrency, inputs)
+        cfg, limit = batch_config(self, config, max_concurrency, inputs)
         if not inputs:
             return []
         results: list[Out | Exception] = [None] * len(inputs)  # type: ignore[list-item]
-        for index, result in self._batch_threads(inputs, cfg, limit, return_exceptions):
+        for index, result in batch_threads(self, inputs, cfg, limit, return_exceptions):
             results[index] = result
         return results
 
@@ -375,32 +376,8 @@ class Runnable(Generic[In, Out]):
         max_concurrency: int | None = None,
     ) -> Iterator[tuple[int, Out | Exception]]:
         """Like :meth:`batch`, yielding ``(index, output)`` as each finishes."""
-        cfg, limit = _batch_config(self, config, max_concurrency, inputs)
-        return self._batch_threads(inputs, cfg, limit, return_exceptions)
-
-    def _batch_threads(
-        self, inputs: Sequence[In], cfg: RunConfig, limit: int | None, return_exceptions: bool
-    ) -> Iterator[tuple[int, Out | Exception]]:
-        if not inputs:
-            return
-        workers = min(limit or len(inputs), len(inputs), 64)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rill-batch") as pool:
-            futures = {
-                pool.submit(contextvars.copy_context().run, self.invoke, item, cfg): i
-                for i, item in enumerate(inputs)
-            }
-            try:
-                for future in as_completed(futures):
-                    try:
-                        result: Out | Exception = future.result()
-                    except Exception as exc:
-                        if not return_exceptions:
-                            raise
-                        result = exc
-                    yield futures[future], result
-            finally:
-                for future in futures:
-                    future.cancel()
+        cfg, limit = batch_config(self, config, max_concurrency, inputs)
+        return batch_threads(self, inputs, cfg, limit, return_exceptions)
 
     async def abatch(
         self,
@@ -411,31 +388,8 @@ class Runnable(Generic[In, Out]):
         max_concurrency: int | None = None,
     ) -> list[Out | Exception]:
         """Async twin of :meth:`batch` (tasks, not threads)."""
-        import anyio
-
-        cfg, limit = _batch_config(self, config, max_concurrency, inputs)
-        results: list[Out | Exception] = [None] * len(inputs)  # type: ignore[list-item]
-        if not inputs:
-            return results
-        limiter = anyio.CapacityLimiter(limit or len(inputs))
-        failures: list[Exception] = []
-
-        async def one(index: int, item: In) -> None:
-            async with limiter:
-                try:
-                    results[index] = await self.ainvoke(item, cfg)
-                except Exception as exc:
-                    if not return_exceptions:
-                        failures.append(exc)
-                        group.cancel_scope.cancel()
-                    results[index] = exc
-
-        async with anyio.create_task_group() as group:
-            for i, item in enumerate(inputs):
-                group.start_soon(one, i, item)
-        if failures:
-            raise failures[0]
-        return results
+        cfg, limit = batch_config(self, config, max_concurrency, inputs)
+        return await abatch(self, inputs, cfg, limit, return_exceptions)
 
     def abatch_as_completed(
         self,
@@ -447,44 +401,8 @@ class Runnable(Generic[In, Out]):
     ) -> AsyncIterator[tuple[int, Out | Exception]]:
         """Async twin of :meth:`batch_as_completed`. Leaving the loop early
         cancels the calls still running."""
-        cfg, limit = _batch_config(self, config, max_concurrency, inputs)
-        return self._abatch_as_completed(inputs, cfg, limit, return_exceptions)
-
-    async def _abatch_as_completed(
-        self, inputs: Sequence[In], cfg: RunConfig, limit: int | None, return_exceptions: bool
-    ) -> AsyncIterator[tuple[int, Out | Exception]]:
-        import anyio
-
-        from ._tasks import spawn
-
-        if not inputs:
-            return
-        limiter = anyio.CapacityLimiter(limit or len(inputs))
-        send, receive = anyio.create_memory_object_stream[tuple[int, Any, bool]](len(inputs))
-
-        async def one(index: int, item: In) -> None:
-            async with limiter:
-                try:
-                    result: Any = await self.ainvoke(item, cfg)
-                    failed = False
-                except Exception as exc:
-                    result, failed = exc, True
-            # The consumer may have left the loop already.
-            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
-                send.send_nowait((index, result, failed))
-
-        scopes = [spawn(one, i, item) for i, item in enumerate(inputs)]
-        try:
-            for _ in inputs:
-                index, result, failed = await receive.receive()
-                if failed and not return_exceptions:
-                    raise result
-                yield index, result
-        finally:
-            for scope in scopes:
-                scope.cancel()
-            send.close()
-            receive.close()
+        cfg, limit = batch_config(self, config, max_concurrency, inputs)
+        return abatch_as_completed(self, inputs, cfg, limit, return_exceptions)
 
     # ------------------------------------------------------------ composition
 
@@ -557,193 +475,9 @@ def coerce(thing: Any) -> Runnable[Any, Any]:
     )
 
 
-def _nothing() -> None:
-    pass
-
-
-def _input_of(source: Context | None, seen: list[Any]) -> Any:
+def input_of(source: Context | None, seen: list[Any]) -> Any:
     """A run's whole input, for its end event: the output of the step that
     fed it, else the chunks it read, merged if the event is shown."""
     if source is not None and source.run is not None and source.run.has_output:
         return source.run.output
     return Lazy(seen)
-
-
-class _Prepend:
-    """The chunks in ``head``, then those of ``rest``: an async iterator
-    that adds no frame per chunk of ``rest``."""
-
-    __slots__ = ("head", "rest")
-
-    def __init__(self, head: list[Any], rest: AsyncIterator[Any]) -> None:
-        self.head = head
-        self.rest = rest
-
-    def __aiter__(self) -> _Prepend:
-        return self
-
-    def __anext__(self) -> Awaitable[Any]:
-        if self.head:
-            return _value(self.head.pop())
-        return self.rest.__anext__()
-
-    async def aclose(self) -> None:
-        self.head = []
-
-
-async def _value(value: Any) -> Any:
-    return value
-
-
-def _tap(seen: list[Any], rest: Iterator[Any]) -> Generator[Any, None, None]:
-    yield from seen[:1]
-    for item in rest:
-        seen.append(item)
-        yield item
-
-
-async def _atap(seen: list[Any], rest: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
-    if seen:
-        yield seen[0]
-    async for item in rest:
-        seen.append(item)
-        yield item
-
-
-async def _aone(value: Any) -> AsyncIterator[Any]:
-    yield value
-
-
-def _close(it: Iterable[Any]) -> None:
-    close = getattr(it, "close", None)
-    if close is not None:
-        close()
-
-
-async def _aclose(it: AsyncIterator[Any]) -> None:
-    aclose = getattr(it, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
-def _handlers(cfg: RunConfig, *, is_async: bool) -> Handlers | None:
-    callbacks = cfg.get("callbacks")
-    if not callbacks:
-        return None
-    return Handlers(callbacks, is_async=is_async)
-
-
-def _batch_config(
-    runnable: Runnable[Any, Any],
-    config: RunConfig | None,
-    max_concurrency: int | None,
-    inputs: Sequence[Any],
-) -> tuple[RunConfig, int | None]:
-    if isinstance(inputs, str | bytes) or not isinstance(inputs, Sequence):
-        raise InvalidRequestError(f"batch takes a list of inputs, not {type(inputs).__name__}")
-    cfg = check_config(config)  # invoke adds the runnable's own config
-    if max_concurrency is not None:
-        cfg = check_config({**cfg, "max_concurrency": max_concurrency})
-    limit = cfg.pop("max_concurrency", None)
-    return cfg, limit
-
-
-def _rooted(runnable: Runnable[Any, Any]) -> bool:
-    """Whether the event driver runs this root step's run itself (a step
-    that streams and runs the standard way): then its chunks reach the
-    driver with no frame of a traced wrapper between."""
-    return runnable.streams_input and type(runnable)._run is Runnable._run
-
-
-def _root_end(runnable: Runnable[Any, Any], tracer: Tracer, run: Any, outs: list[Any]) -> None:
-    tracer.end(run, run.output if run.has_output else runnable._final(outs))
-
-
-def _events(
-    runnable: Runnable[Any, Any], input: Any, ctx: Context, tracer: Tracer
-) -> Iterator[dict[str, Any]]:
-    queue = tracer.events
-    rooted = _rooted(runnable)
-    if rooted:
-        run = ctx.start(runnable.get_name(), runnable.run_type)
-        tracer.start(run, {"input": input})
-        piped = runnable._pipe(iter((input,)), ctx)
-        steps, after = piped if piped else (runnable._transform(iter((input,)), ctx), _nothing)
-    else:
-        steps, after = runnable._run(iter((input,)), ctx), _nothing
-    outs: list[Any] = []
-    try:
-        try:
-            for out in steps:
-                if rooted:
-                    outs.append(out)
-                    tracer.stream(run, out)
-                while queue:
-                    yield queue.popleft()
-            after()
-        except BaseException as exc:
-            if rooted:
-                tracer.error(run, exc)
-            if not isinstance(exc, Exception):
-                raise
-            while queue:  # what happened before the failure, then the failure
-                yield queue.popleft()
-            raise
-        if rooted:
-            _root_end(runnable, tracer, run, outs)
-        while queue:
-            yield queue.popleft()
-    finally:
-        _close(steps)
-
-
-async def _aevents(
-    runnable: Runnable[Any, Any], input: Any, ctx: Context, tracer: Tracer
-) -> AsyncIterator[dict[str, Any]]:
-    queue = tracer.events
-    rooted = _rooted(runnable)
-    if rooted:
-        run = ctx.start(runnable.get_name(), runnable.run_type)
-        tracer.start(run, {"input": input})
-        piped = runnable._apipe(_aone(input), ctx)
-        steps, after = piped if piped else (runnable._atransform(_aone(input), ctx), _nothing)
-    else:
-        steps, after = runnable._arun(_aone(input), ctx), _nothing
-    outs: list[Any] = []
-    try:
-        try:
-            async for out in steps:
-                if rooted:
-                    outs.append(out)
-                    tracer.stream(run, out)
-                while queue:
-                    yield queue.popleft()
-            after()
-        except BaseException as exc:
-            if rooted:
-                tracer.error(run, exc)
-            if not isinstance(exc, Exception):
-                raise
-            while queue:
-                yield queue.popleft()
-            raise
-        if rooted:
-            _root_end(runnable, tracer, run, outs)
-        while queue:
-            yield queue.popleft()
-    finally:
-        await _aclose(steps)
-        if tracer.handlers is not None:
-            await tracer.handlers.aclose()
-
-
-async def _astream_with_handlers(
-    runnable: Runnable[Any, Any], input: Any, cfg: RunConfig, handlers: Handlers
-) -> AsyncIterator[Any]:
-    steps = runnable._arun(_aone(input), Context.root(Tracer(None, None, handlers), cfg))
-    try:
-        async for chunk in steps:
-            yield chunk
-    finally:
-        await _aclose(steps)
-        await handlers.aclose()

@@ -18,8 +18,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from .._errors import InvalidRequestError
-from ._base import Runnable, _aclose, _close, coerce, kinds
+from ._base import Runnable, coerce, kinds
 from ._config import Context, reset_current, set_current
+from ._iterators import aclose, close
 from ._merge import merge_values
 from ._tasks import spawn
 
@@ -138,8 +139,8 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
                     yield {key: chunk}
         finally:
             for _, stream in active:
-                _close(stream)
-            _close(inputs)
+                close(stream)
+            close(inputs)
         _take_outputs(ctx, contexts)
 
     async def _atransform(
@@ -165,7 +166,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
                 send.send_nowait((key, None, exc))
             finally:
                 with anyio.CancelScope(shield=True):
-                    await _aclose(stream)
+                    await aclose(stream)
                 done.set()
 
         scopes = [
@@ -188,7 +189,7 @@ class RunnableParallel(Runnable[Any, dict[str, Any]]):
             with anyio.CancelScope(shield=True):
                 for done in finished:
                     await done.wait()  # each branch closed what it opened
-                await _aclose(inputs)
+                await aclose(inputs)
             send.close()
             receive.close()
         _take_outputs(ctx, contexts)

@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, TypeVar
 
 from .._errors import InvalidRequestError
-from ._base import Runnable, _aclose, _close, coerce, kinds
+from ._base import Runnable, coerce, kinds
 from ._config import Context, RunConfig
+from ._iterators import aclose, close
 
 __all__ = ["RunnableRetry", "RunnableWithConfig", "RunnableWithFallbacks"]
 
@@ -74,7 +75,7 @@ def _relay(steps: Iterator[Any], ctx: Context, inner: Context) -> Iterator[Any]:
     try:
         yield from steps
     finally:
-        _close(steps)
+        close(steps)
         ctx.run = inner.run
 
 
@@ -83,7 +84,7 @@ async def _arelay(steps: AsyncIterator[Any], ctx: Context, inner: Context) -> As
         async for chunk in steps:
             yield chunk
     finally:
-        await _aclose(steps)
+        await aclose(steps)
         ctx.run = inner.run
 
 
@@ -141,7 +142,7 @@ class RunnableRetry(_Wrapper[In, Out]):
                 if yielded or attempt >= self.stop_after_attempt:
                     raise
             finally:
-                _close(steps)
+                close(steps)
             time.sleep(self._delay(attempt))
             attempt += 1
 
@@ -164,7 +165,7 @@ class RunnableRetry(_Wrapper[In, Out]):
                 if yielded or attempt >= self.stop_after_attempt:
                     raise
             finally:
-                await _aclose(steps)
+                await aclose(steps)
             await anyio.sleep(self._delay(attempt))
             attempt += 1
 
@@ -208,7 +209,7 @@ class RunnableWithFallbacks(_Wrapper[In, Out]):
                     raise
                 first_error = first_error or exc
             finally:
-                _close(steps)
+                close(steps)
         assert first_error is not None
         raise first_error
 
@@ -230,7 +231,7 @@ class RunnableWithFallbacks(_Wrapper[In, Out]):
                     raise
                 first_error = first_error or exc
             finally:
-                await _aclose(steps)
+                await aclose(steps)
         assert first_error is not None
         raise first_error
 
