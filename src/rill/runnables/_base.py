@@ -75,6 +75,10 @@ class Runnable(Generic[In, Out]):
 
     name: str | None = None
 
+    map_chunk: Callable[[Any], Any] | None = None
+    """For a step whose output is one value per input chunk (a text parser):
+    the function from one to the other, applied without a frame per chunk."""
+
     def get_name(self) -> str:
         return self.name or type(self).__name__
 
@@ -184,8 +188,14 @@ class Runnable(Generic[In, Out]):
         # kept, the chunks go straight through.
         reading = tap(seen, inputs) if source is None else itertools.chain(seen, inputs)
         outs: list[Out] = []
+        each = self.map_chunk
         piped = self._pipe(reading, ctx)
-        inner, after = piped if piped is not None else (self._transform(reading, ctx), nothing)
+        inner: Iterator[Any]
+        if piped is not None:
+            inner, after = piped
+        else:
+            inner = map(each, reading) if each is not None else self._transform(reading, ctx)
+            after = nothing
         try:
             for out in inner:
                 outs.append(out)
@@ -216,13 +226,26 @@ class Runnable(Generic[In, Out]):
         source = ctx.source
         reading: AsyncIterator[In] = atap(seen, inputs) if source is None else Prepend(seen, inputs)
         outs: list[Out] = []
+        each = self.map_chunk
         piped = self._apipe(reading, ctx)
-        inner, after = piped if piped is not None else (self._atransform(reading, ctx), nothing)
+        inner: AsyncIterator[Any]
+        if piped is not None:
+            inner, after = piped
+        else:
+            inner = reading if each is not None else self._atransform(reading, ctx)
+            after = nothing
         try:
-            async for out in inner:
-                outs.append(out)
-                tracer.stream(run, out)
-                yield out
+            if each is not None:  # one output per input chunk: no inner frame
+                async for chunk in inner:
+                    out = each(chunk)
+                    outs.append(out)
+                    tracer.stream(run, out)
+                    yield out
+            else:
+                async for out in inner:
+                    outs.append(out)
+                    tracer.stream(run, out)
+                    yield out
             after()
         except BaseException as exc:
             tracer.error(run, exc)

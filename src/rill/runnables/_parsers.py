@@ -75,6 +75,8 @@ class TextParser(_Parser[str]):
     """The text of each chunk, as it comes (``"".join`` of them is the
     message's text). It transforms the stream."""
 
+    map_chunk = staticmethod(text_of)
+
     def _transform(self, inputs: Iterator[Any], ctx: Context) -> Iterator[str]:
         for chunk in inputs:
             yield text_of(chunk)
