@@ -237,10 +237,10 @@ class Runnable(Generic[In, Out]):
         try:
             if each is not None:  # one output per input chunk: no inner frame
                 async for chunk in inner:
-                    out = each(chunk)
-                    outs.append(out)
-                    tracer.stream(run, out)
-                    yield out
+                    mapped: Out = each(chunk)
+                    outs.append(mapped)
+                    tracer.stream(run, mapped)
+                    yield mapped
             else:
                 async for out in inner:
                     outs.append(out)
