@@ -25,7 +25,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .._errors import InvalidRequestError
 from ._batch import abatch, abatch_as_completed, batch_config, batch_threads
@@ -232,7 +232,10 @@ class Runnable(Generic[In, Out]):
         if piped is not None:
             inner, after = piped
         else:
-            inner = reading if each is not None else self._atransform(reading, ctx)
+            inner = cast(
+                "AsyncIterator[Any]",
+                reading if each is not None else self._atransform(reading, ctx),
+            )
             after = nothing
         try:
             if each is not None:  # one output per input chunk: no inner frame
