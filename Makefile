@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.structured
 	$(BIN)/python -m benchmarks.concurrency
 	$(BIN)/python -m benchmarks.client
+	$(BIN)/python -m benchmarks.events
 
 # The same benchmarks with rill from another commit beside this tree, in one run:
 # make bench-base BASE=main~3 [ARGS="--quick"]

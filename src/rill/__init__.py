@@ -53,6 +53,22 @@ if TYPE_CHECKING:
     from ._client_object import Client
     from ._cost import Cost, CostTracker, Price
     from ._ratelimit import RateLimit
+    from .runnables import (
+        CallbackHandler,
+        ChatModel,
+        ItemsParser,
+        JsonParser,
+        Placeholder,
+        PromptValue,
+        PydanticParser,
+        Runnable,
+        RunnableLambda,
+        RunnableParallel,
+        RunnableSequence,
+        TextParser,
+        dispatch_event,
+        prompt,
+    )
     from .structured import (
         AsyncObjectStream,
         JsonStreamError,
@@ -92,7 +108,8 @@ _LAZY = frozenset(
 )
 
 
-# The client and what it holds load on first use too (sqlite3, hashing).
+# The client and what it holds (sqlite3, hashing) and the runnables (not
+# needed to stream) load on first use too: name -> home module.
 _LAZY_HOMES = {
     "Cache": "._cache",
     "Client": "._client_object",
@@ -102,6 +119,20 @@ _LAZY_HOMES = {
     "Price": "._cost",
     "RateLimit": "._ratelimit",
     "SQLiteCache": "._cache",
+    "CallbackHandler": ".runnables",
+    "ChatModel": ".runnables",
+    "ItemsParser": ".runnables",
+    "JsonParser": ".runnables",
+    "Placeholder": ".runnables",
+    "PromptValue": ".runnables",
+    "PydanticParser": ".runnables",
+    "Runnable": ".runnables",
+    "RunnableLambda": ".runnables",
+    "RunnableParallel": ".runnables",
+    "RunnableSequence": ".runnables",
+    "TextParser": ".runnables",
+    "dispatch_event": ".runnables",
+    "prompt": ".runnables",
 }
 
 
@@ -131,6 +162,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Cache",
+    "CallbackHandler",
+    "ChatModel",
     "Choice",
     "Client",
     "CompletionParams",
@@ -144,6 +177,8 @@ __all__ = [
     "IncompleteStreamError",
     "InvalidModelError",
     "InvalidRequestError",
+    "ItemsParser",
+    "JsonParser",
     "JsonStreamError",
     "MemoryCache",
     "Message",
@@ -153,22 +188,30 @@ __all__ = [
     "ModelName",
     "NotFoundError",
     "ObjectStream",
+    "Placeholder",
     "Price",
     "Progress",
+    "PromptValue",
     "ProtocolError",
     "Provider",
     "ProviderStreamError",
+    "PydanticParser",
     "RateLimit",
     "RateLimitError",
     "RedirectError",
     "RemoteError",
     "RillError",
+    "Runnable",
+    "RunnableLambda",
+    "RunnableParallel",
+    "RunnableSequence",
     "SQLiteCache",
     "ServerError",
     "Stream",
     "StreamChunk",
     "StreamError",
     "StructuredValidationError",
+    "TextParser",
     "TiktokenCounter",
     "TimeoutError",
     "Timeouts",
@@ -191,10 +234,12 @@ __all__ = [
     "astream_patches",
     "complete",
     "complete_stream",
+    "dispatch_event",
     "generate",
     "generate_object",
     "generate_stream",
     "progress",
+    "prompt",
     "register_provider",
     "resume_stream",
     "stream_items",

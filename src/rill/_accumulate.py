@@ -17,13 +17,17 @@ field of every chunk.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from ._chunks import StreamChunk, ToolCallDelta
-from ._errors import ProtocolError
+from ._deltas import ToolCallDelta
+from ._errors import InvalidRequestError, ProtocolError
 from ._response import Choice, GenerationResponse, Timing, ToolCall, Usage
 
-__all__ = ["Accumulator"]
+if TYPE_CHECKING:
+    from ._chunks import StreamChunk
+
+__all__ = ["Accumulator", "merge_chunks"]
 
 
 class _ToolCallState:
@@ -215,6 +219,43 @@ class Accumulator:
             native_finish_reason=first.native_finish_reason,
             items=first.items,
         )
+
+
+def merge_chunks(chunks: Iterable[StreamChunk]) -> StreamChunk:
+    """Chunks of one choice folded by an ``Accumulator`` and read back as one
+    chunk (``a + b``, and a step's merged input). Chunks of different choices
+    do not merge."""
+    acc = Accumulator()
+    first: StreamChunk | None = None
+    for chunk in chunks:
+        if first is None:
+            first = chunk
+        elif chunk.index != first.index:
+            raise InvalidRequestError(
+                f"chunks of choice {first.index} and choice {chunk.index} do not merge"
+            )
+        acc.add(chunk)
+    if first is None:
+        raise InvalidRequestError("no chunks to merge")
+    choice = acc._choices[first.index].snapshot(first.index)
+    return type(first)(
+        content=choice.content,
+        reasoning=choice.reasoning,
+        refusal=choice.refusal,
+        tool_calls=tuple(
+            ToolCallDelta(c.index, c.id or None, c.name or None, c.arguments)
+            for c in choice.tool_calls
+        ),
+        finish_reason=choice.finish_reason,
+        index=first.index,
+        usage=acc.usage,
+        model=acc.model,
+        id=acc.id,
+        logprobs=choice.logprobs,
+        reasoning_signature=choice.reasoning_signature,
+        native_finish_reason=choice.native_finish_reason,
+        items=tuple(choice.items),
+    )
 
 
 # --------------------------------------------------------- ill-typed chunks

@@ -18,42 +18,10 @@ from typing import Any
 
 import orjson
 
+from ._deltas import ToolCallDelta
 from ._response import Usage
 
 __all__ = ["StreamChunk", "ToolCallDelta", "text_chunk"]
-
-
-class ToolCallDelta:
-    """A fragment of a tool call: the first fragment of a call carries ``id`` and
-    ``name``; later ones carry an ``arguments`` piece. ``index`` says which call."""
-
-    __slots__ = ("arguments", "id", "index", "name")
-
-    def __init__(
-        self, index: int, id: str | None = None, name: str | None = None, arguments: str = ""
-    ) -> None:
-        self.index = index
-        self.id = id
-        self.name = name
-        self.arguments = arguments
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ToolCallDelta):
-            return NotImplemented
-        return (self.index, self.id, self.name, self.arguments) == (
-            other.index,
-            other.id,
-            other.name,
-            other.arguments,
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return (
-            f"ToolCallDelta(index={self.index}, id={self.id!r}, name={self.name!r}, "
-            f"arguments={self.arguments!r})"
-        )
 
 
 _FIELDS = (
@@ -130,6 +98,16 @@ class StreamChunk:
         if isinstance(raw, bytes):
             raw = self._raw = orjson.loads(raw)
         return raw
+
+    def __add__(self, other: StreamChunk) -> StreamChunk:
+        """The two chunks merged into one, as the accumulator folds them:
+        text appended, tool calls joined by index (a name is never
+        concatenated), usage taken as last reported (never summed)."""
+        if not isinstance(other, StreamChunk):
+            return NotImplemented
+        from ._accumulate import merge_chunks
+
+        return merge_chunks((self, other))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StreamChunk):
