@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from ._cost import Cost, CostTracker, Price
     from ._ratelimit import RateLimit
     from .runnables import (
+        LLM,
         CallbackHandler,
         ChatModel,
         ItemsParser,
@@ -123,6 +124,7 @@ _LAZY_HOMES = {
     "ChatModel": ".runnables",
     "ItemsParser": ".runnables",
     "JsonParser": ".runnables",
+    "LLM": ".runnables",
     "Placeholder": ".runnables",
     "PromptValue": ".runnables",
     "PydanticParser": ".runnables",
@@ -180,6 +182,7 @@ __all__ = [
     "ItemsParser",
     "JsonParser",
     "JsonStreamError",
+    "LLM",
     "MemoryCache",
     "Message",
     "MessageRole",

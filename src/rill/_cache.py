@@ -84,7 +84,9 @@ def cache_key(request: PreparedRequest) -> str:
     except orjson.JSONDecodeError:
         body = http.body
     digest = hashlib.sha256()
-    for part in (request.provider.name, request.call.model, http.method):
+    # The URL tells apart two servers of one provider, and chat from text
+    # completions; the body is the normalized request.
+    for part in (request.provider.name, request.call.model, http.method, http.url):
         digest.update(part.encode())
         digest.update(b"\0")
     digest.update(body)

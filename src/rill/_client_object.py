@@ -22,6 +22,7 @@ from ._async import AsyncStream
 from ._cache import Recording, cache_key, lookup
 from ._chunks import StreamChunk
 from ._client import Stream
+from ._completion import CompletionPrompt, prepare_completion
 from ._cost import CostTracker, Price, PriceTable, default_prices
 from ._errors import InvalidRequestError, RillError
 from ._hooks import CallHooks
@@ -150,16 +151,7 @@ class Client:
     ) -> Stream:
         """Like :func:`rill.generate_stream`, with this client's defaults,
         fallbacks, cache, rate limits, cost tracking and tracing."""
-        session, recording, paced = self._session(prompt, options, callback)
-        reject_async_callback(session.request)
-        check_sync_client(http_client)
-        if recording is not None:
-            from .transports._replay import ReplayTransport
-
-            return Stream(session, ReplayTransport(recording, paced=paced))
-        return Stream(
-            session, sync_transport(self.http_client if http_client is None else http_client)
-        )
+        return self._stream(self._session(prompt, options, callback), http_client)
 
     def generate(
         self,
@@ -184,13 +176,7 @@ class Client:
         **options: Unpack[CallOptions],
     ) -> AsyncStream:
         """Async twin of :meth:`generate_stream`."""
-        session, recording, paced = self._session(prompt, options, callback)
-        check_async_client(http_client)
-        if recording is not None:
-            from .transports._replay import AsyncReplayTransport
-
-            return AsyncStream(session, AsyncReplayTransport(recording, paced=paced))
-        return AsyncStream(session, self.async_http_client if http_client is None else http_client)
+        return self._astream(self._session(prompt, options, callback), http_client)
 
     async def agenerate(
         self,
@@ -205,6 +191,86 @@ class Client:
             prompt, callback=callback, http_client=http_client, **options
         ) as stream:
             return await stream.auntil_done()
+
+    # ------------------------------------------------------ text completions
+
+    def complete_stream(
+        self,
+        prompt: CompletionPrompt,
+        *,
+        callback: Callable[[StreamChunk], object] | None = None,
+        http_client: httpx.Client | None = None,
+        **options: Any,
+    ) -> Stream:
+        """Like :func:`rill.complete_stream`, with this client's defaults,
+        fallbacks, cache, rate limits, cost tracking and tracing."""
+        session = self._session(prompt, options, callback, prepare_completion)
+        return self._stream(session, http_client)
+
+    def complete(
+        self,
+        prompt: CompletionPrompt,
+        *,
+        callback: Callable[[StreamChunk], object] | None = None,
+        http_client: httpx.Client | None = None,
+        **options: Any,
+    ) -> GenerationResponse:
+        """Like :func:`rill.complete`, through this client."""
+        with self.complete_stream(
+            prompt, callback=callback, http_client=http_client, **options
+        ) as stream:
+            return stream.until_done()
+
+    def acomplete_stream(
+        self,
+        prompt: CompletionPrompt,
+        *,
+        callback: Callable[[StreamChunk], object] | None = None,
+        http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+        **options: Any,
+    ) -> AsyncStream:
+        """Async twin of :meth:`complete_stream`."""
+        session = self._session(prompt, options, callback, prepare_completion)
+        return self._astream(session, http_client)
+
+    async def acomplete(
+        self,
+        prompt: CompletionPrompt,
+        *,
+        callback: Callable[[StreamChunk], object] | None = None,
+        http_client: httpx.AsyncClient | aiohttp.ClientSession | None = None,
+        **options: Any,
+    ) -> GenerationResponse:
+        """Async twin of :meth:`complete`."""
+        async with self.acomplete_stream(
+            prompt, callback=callback, http_client=http_client, **options
+        ) as stream:
+            return await stream.auntil_done()
+
+    def _stream(
+        self, prepared: tuple[StreamSession, Recording | None, bool], http_client: Any
+    ) -> Stream:
+        session, recording, paced = prepared
+        reject_async_callback(session.request)
+        check_sync_client(http_client)
+        if recording is not None:
+            from .transports._replay import ReplayTransport
+
+            return Stream(session, ReplayTransport(recording, paced=paced))
+        return Stream(
+            session, sync_transport(self.http_client if http_client is None else http_client)
+        )
+
+    def _astream(
+        self, prepared: tuple[StreamSession, Recording | None, bool], http_client: Any
+    ) -> AsyncStream:
+        session, recording, paced = prepared
+        check_async_client(http_client)
+        if recording is not None:
+            from .transports._replay import AsyncReplayTransport
+
+            return AsyncStream(session, AsyncReplayTransport(recording, paced=paced))
+        return AsyncStream(session, self.async_http_client if http_client is None else http_client)
 
     # ----------------------------------------------------------------- batch
 
@@ -291,9 +357,10 @@ class Client:
 
     def _prepare(
         self,
-        prompt: Prompt,
+        prompt: Any,
         options: Mapping[str, Any],
         callback: Callable[[StreamChunk], object] | None,
+        prepare: _Prepare = prepare_request,
     ) -> tuple[PreparedRequest, list[PreparedRequest], bool]:
         """The call's request, its fallbacks' (keys and base URLs of their
         own providers) and whether it may use the cache. Raises on any
@@ -311,24 +378,26 @@ class Client:
         if model is None:
             raise InvalidRequestError("model= is required (or Client(model=...))")
         merged["model"] = model
-        primary = prepare_request(prompt, self._configured(merged, model), callback=callback)
+        primary = prepare(prompt, self._configured(merged, model), callback=callback)
         # A call's own api_key and base_url are for its model's provider only.
         others = {k: v for k, v in merged.items() if k not in ("api_key", "base_url")}
         backups = [
-            prepare_request(prompt, self._configured({**others, "model": m}, m), callback=callback)
+            prepare(prompt, self._configured({**others, "model": m}, m), callback=callback)
             for m in fallbacks
         ]
         return primary, backups, use_cache
 
     def _session(
         self,
-        prompt: Prompt,
+        prompt: Any,
         options: Mapping[str, Any],
         callback: Callable[[StreamChunk], object] | None,
+        prepare: _Prepare = prepare_request,
     ) -> tuple[StreamSession, Recording | None, bool]:
         """The call's session (with its fallbacks and hooks), the cache's
-        recording when the call is a hit, and whether to replay it paced."""
-        primary, backups, use_cache = self._prepare(prompt, options, callback)
+        recording when the call is a hit, and whether to replay it paced.
+        ``prepare`` builds a chat request or a text completion."""
+        primary, backups, use_cache = self._prepare(prompt, options, callback, prepare)
         recording, paced = None, False
         cache = self.cache if use_cache else None
         if cache is not None:
@@ -379,6 +448,9 @@ class Client:
         if self.rate_limits:
             parts.append(f"rate_limits={sorted(self.rate_limits)!r}")
         return f"<rill.Client {' '.join(parts)}>"
+
+
+_Prepare = Callable[..., PreparedRequest]
 
 
 class CallOptions(EndpointOptions, total=False):

@@ -20,7 +20,7 @@ from ._request import PreparedRequest, check_call_options, prepared
 from .providers import Call, resolve_model
 from .wire._limits import DEFAULT_MAX_EVENT_BYTES
 
-__all__ = ["CompletionOptions", "CompletionPrompt", "prepare_completion"]
+__all__ = ["CompletionOptions", "CompletionPrompt", "completion_option_names", "prepare_completion"]
 
 CompletionPrompt = str | Sequence[str]
 """One prompt, or several (their choices are numbered prompt by prompt)."""
@@ -43,6 +43,12 @@ class CompletionOptions(CompletionParams, total=False):
 _OPTION_NAMES = frozenset(CompletionOptions.__annotations__) - frozenset(
     CompletionParams.__annotations__
 )
+
+
+def completion_option_names() -> frozenset[str]:
+    """The options of a completion call that are not parameters of the
+    endpoint (``model``, ``base_url``, ``timeout``, ...)."""
+    return _OPTION_NAMES
 
 
 def prepare_completion(

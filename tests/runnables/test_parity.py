@@ -35,6 +35,8 @@ KIND = {
     "PromptTemplate": "prompt",
     "ChatPromptTemplate": "prompt",
     "ChatModel": "model",
+    "LLM": "model",
+    "FakeLLM": "model",
     "FakeChat": "model",
     "FakeMessagesListChatModel": "model",
     "TextParser": "text",

@@ -15,6 +15,7 @@ from ._callbacks import CallbackHandler
 from ._compose import RunnableLambda, RunnableParallel, RunnableSequence
 from ._config import RunConfig, dispatch_event
 from ._events import EventFilter, Run, Tracer
+from ._llm import LLM
 from ._model import ChatModel, ModelRunnable
 from ._parsers import ItemsParser, JsonParser, PydanticParser, TextParser
 from ._prompt import Placeholder, PromptTemplate, PromptValue, prompt
@@ -26,6 +27,7 @@ __all__ = [
     "EventFilter",
     "ItemsParser",
     "JsonParser",
+    "LLM",
     "ModelRunnable",
     "Placeholder",
     "PromptTemplate",

@@ -13,7 +13,6 @@ stream events between (the end comes before the value is passed on).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -65,9 +64,15 @@ class ModelRunnable(Runnable[Any, C], Generic[C]):
         provider, model_id = resolve_model(model)
         self._check_defaults(defaults)
         if client is not None:
+            # A client's methods carry the functions' names (generate_stream,
+            # complete_stream, ...): calls go through them, with its cache,
+            # limits, fallbacks and tracing.
             for fn in (type(self).stream_function, type(self).astream_function):
-                if "client" not in inspect.signature(fn).parameters:
-                    raise InvalidRequestError(f"{fn.__name__}() takes no client= in this rill")
+                if not callable(getattr(client, fn.__name__, None)):
+                    raise InvalidRequestError(
+                        f"client= must have a {fn.__name__}() method (a rill.Client), "
+                        f"not {type(client).__name__}"
+                    )
         self.model = model
         self.defaults = dict(defaults)
         self.client = client
@@ -121,22 +126,32 @@ class ModelRunnable(Runnable[Any, C], Generic[C]):
 
     def _options(self, http_client: Any) -> dict[str, Any]:
         options = {"model": self.model, **self.defaults}
-        if self.client is not None:
-            options["client"] = self.client
         if http_client is not None:
             options["http_client"] = http_client
         return options
 
+    def _open(self, prompt: Any) -> Any:
+        """The sync stream of one call: the function, or the client's method."""
+        fn = type(self).stream_function
+        if self.client is not None:
+            fn = getattr(self.client, fn.__name__)
+        return fn(prompt, **self._options(self.http_client))
+
+    def _aopen(self, prompt: Any) -> Any:
+        fn = type(self).astream_function
+        if self.client is not None:
+            fn = getattr(self.client, fn.__name__)
+        return fn(prompt, **self._options(self.async_http_client))
+
     def _transform(self, inputs: Iterator[Any], ctx: Context) -> Iterator[C]:
         prompt = self._prompt(merge_values(list(inputs)))
-        with type(self).stream_function(prompt, **self._options(self.http_client)) as stream:
+        with self._open(prompt) as stream:
             for chunk in stream:
                 yield self._chunk(chunk)
 
     async def _atransform(self, inputs: AsyncIterator[Any], ctx: Context) -> AsyncIterator[C]:
         prompt = self._prompt(merge_values([x async for x in inputs]))
-        options = self._options(self.async_http_client)
-        async with type(self).astream_function(prompt, **options) as stream:
+        async with self._aopen(prompt) as stream:
             async for chunk in stream:
                 yield self._chunk(chunk)
 
@@ -159,7 +174,7 @@ class ModelRunnable(Runnable[Any, C], Generic[C]):
         shown = self._start_input(prompt)
         tracer.start(run, {"input": value if run.root else shown})
         try:
-            with type(self).stream_function(prompt, **self._options(self.http_client)) as stream:
+            with self._open(prompt) as stream:
                 if self.streaming:
                     for raw in stream:
                         chunk = self._chunk(raw)
@@ -184,9 +199,8 @@ class ModelRunnable(Runnable[Any, C], Generic[C]):
         run = ctx.start(self.get_name(), self.run_type, self._metadata)
         shown = self._start_input(prompt)
         tracer.start(run, {"input": value if run.root else shown})
-        options = self._options(self.async_http_client)
         try:
-            async with type(self).astream_function(prompt, **options) as stream:
+            async with self._aopen(prompt) as stream:
                 if self.streaming:
                     async for raw in stream:
                         chunk = self._chunk(raw)
