@@ -28,6 +28,7 @@ __all__ = [
     "forced_function",
     "function_tools",
     "sample_json",
+    "schema_in_text",
     "text_of",
 ]
 
@@ -233,6 +234,24 @@ def text_of(content: Any) -> str:
             if isinstance(part, Mapping) and isinstance(part.get("text"), str)
         )
     return ""
+
+
+def schema_in_text(texts: list[str]) -> Mapping[str, Any] | None:
+    """A JSON Schema written out in a prompt (JSON mode puts the schema in a
+    system message): the last text that ends with a JSON object having
+    ``properties`` or ``type``."""
+    for text in reversed(texts):
+        start = text.find("{")
+        while start != -1:
+            try:
+                value = orjson.loads(text[start:].strip())
+            except orjson.JSONDecodeError:
+                start = text.find("{", start + 1)
+                continue
+            if isinstance(value, dict) and ("properties" in value or "type" in value):
+                return value
+            break
+    return None
 
 
 def function_tools(tools: Any) -> tuple[ToolAsked, ...]:

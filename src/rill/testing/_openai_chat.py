@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from ._intent import Intent, forced_function, function_tools, text_of
+from ._intent import Intent, forced_function, function_tools, schema_in_text, text_of
 from ._script import RecordedRequest, Reply, Script, answering_model, fixed_pieces, split_pieces
 
 __all__ = ["OpenAIChatEncoder"]
@@ -84,7 +84,9 @@ class OpenAIChatEncoder:
         fmt = fmt if isinstance(fmt, dict) else {}
         spec = fmt.get("json_schema")
         schema = spec.get("schema") if isinstance(spec, dict) else None
-        if fmt.get("type") != "json_schema":
+        if fmt.get("type") == "json_object":
+            schema = schema_in_text([text_of(m.get("content")) for m in messages])
+        elif fmt.get("type") != "json_schema":
             schema = None
         return Intent(
             model=str(params.get("model") or ""),
