@@ -38,7 +38,9 @@ EXPECTED = {
     'model="emulator/openai/gpt-4o-mini"\n):': ["This answer comes from rill's emulator"],
     "final = stream.response": ["stop"],
     '"Count to 10"': ["You wrote: *Count to 10*", "first token after"],
-    '"What\'s the weather in Paris?",\n    model="emulator/openai': ["get_weather {'city': 'Paris'}"],
+    '"What\'s the weather in Paris?",\n    model="emulator/openai': [
+        "get_weather {'city': 'Paris'}"
+    ],
     "asyncio.run(main())": ["You wrote: *Hi*", "reasoning: The request names a reasoning model"],
     "http://127.0.0.1:8000/v1": ["**This answer comes from rill"],
     "21°C": ["The tool answered"],
