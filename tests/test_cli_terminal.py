@@ -175,3 +175,16 @@ class Visit(BaseModel):
     city: str
     stops: list[str]
     days: int
+
+
+def test_the_demo_on_a_terminal() -> None:
+    term = Terminal(["demo"], ENV, cols=110, rows=60)
+    assert term.wait(60) == 0
+    screen = term.text()
+    assert "The model here is rill's emulator" in screen
+    assert "first text on screen" in screen and "4/4 fields" in screen
+    assert any("waiting for the whole answer" in s for s in term.screens)
+    seen = {m for s in term.screens for m in re.findall(r"\b(\d)/4 fields", s)}
+    assert {"1", "2", "3", "4"} <= seen, seen
+    assert "The model in this demo was rill's emulator" in screen
+    assert b"Traceback" not in term.raw

@@ -8,6 +8,7 @@ runs (rich only to draw on a terminal), so ``rill --help`` stays quick.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -134,6 +135,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"rill: {type(exc).__name__}: {exc}", file=err)
         return 1
     except BrokenPipeError:  # `rill chat ... | head`: the reader left
+        # Point stdout at nothing so the interpreter's final flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
 
 

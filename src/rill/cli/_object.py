@@ -20,7 +20,7 @@ import orjson
 from .._errors import ConfigurationError
 from ._chat import choose_model
 
-__all__ = ["load_schema", "model_from_schema", "run_object"]
+__all__ = ["ObjectView", "load_schema", "model_from_schema", "run_object"]
 
 
 def run_object(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -46,7 +46,7 @@ def run_object(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             from ._console import console
 
             screen = console(out)
-            view = _View(schema.__name__)
+            view = ObjectView(schema.__name__)
             with Live(view.render(None, None), console=screen, refresh_per_second=12) as board:
                 for partial in stream:
                     board.update(view.render(partial.model_dump(mode="json"), progress(partial)))
@@ -59,7 +59,9 @@ def run_object(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-class _View:
+class ObjectView:
+    """A partial object as indented JSON, with a bar of completed fields."""
+
     def __init__(self, name: str) -> None:
         self.name = name
 
