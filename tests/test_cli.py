@@ -281,6 +281,30 @@ def _first_text_times(out: str) -> tuple[float, float]:
     return numbers[0], numbers[1]
 
 
+def test_rich_loads_only_to_draw_on_a_terminal() -> None:
+    probe = (
+        "import sys, io, contextlib, rill\n"
+        "from rill.cli import build_parser, main\n"
+        "build_parser()\n"
+        "assert 'rich' not in sys.modules, 'import rill'\n"
+        "quiet = contextlib.redirect_stdout(io.StringIO())\n"
+        "with quiet, contextlib.redirect_stderr(io.StringIO()):\n"
+        "    assert main(['chat', 'Hi']) == 0\n"
+        "    assert main(['providers']) == 0\n"
+        "print('rich' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
 # For test_object_without_a_key_uses_the_emulator (loaded as tests.test_cli:Trip).
 from pydantic import BaseModel  # noqa: E402
 

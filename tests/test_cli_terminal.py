@@ -167,16 +167,6 @@ def test_ctrl_c_in_a_conversation_stops_the_reply_then_leaves(rill_emulator: Emu
     assert b"Traceback" not in term.raw
 
 
-# The model for test_object_progress_updates_as_fields_arrive.
-from pydantic import BaseModel  # noqa: E402
-
-
-class Visit(BaseModel):
-    city: str
-    stops: list[str]
-    days: int
-
-
 def test_the_demo_on_a_terminal() -> None:
     term = Terminal(["demo"], ENV, cols=110, rows=60)
     assert term.wait(60) == 0
@@ -188,3 +178,13 @@ def test_the_demo_on_a_terminal() -> None:
     assert {"1", "2", "3", "4"} <= seen, seen
     assert "The model in this demo was rill's emulator" in screen
     assert b"Traceback" not in term.raw
+
+
+# The model for test_object_progress_updates_as_fields_arrive.
+from pydantic import BaseModel  # noqa: E402
+
+
+class Visit(BaseModel):
+    city: str
+    stops: list[str]
+    days: int
