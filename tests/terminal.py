@@ -9,6 +9,7 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import struct
 import sys
 import termios
@@ -34,6 +35,9 @@ class Terminal:
         pid, fd = pty.fork()
         if pid == 0:  # the child: size its terminal, then become the command
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            # As an interactive shell does: a test run started in the
+            # background (`make test &`) ignores SIGINT, and exec keeps that.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.execve(sys.executable, [sys.executable, "-m", "rill", *args], dict(env))
         self.pid, self.fd = pid, fd
 

@@ -35,7 +35,7 @@ from ._http import (
     record_request,
     send,
 )
-from ._intent import Intent
+from ._intent import AutoReply, Intent
 from ._protocols import ENCODERS, Encoder, every_protocol, intent_of, invalid, route, served_at
 from ._script import RecordedRequest, Script
 
@@ -49,8 +49,6 @@ class Responder(Protocol):
     def __call__(self, request: RecordedRequest, intent: Intent, /) -> Script: ...
 
 
-DEFAULT_SCRIPT = Script.of_text("Hello! This is the rill emulator.")
-
 _START_TIMEOUT = 10.0
 
 
@@ -59,9 +57,10 @@ class Emulator:
 
     Use as ``with Emulator() as emu:`` or ``async with Emulator() as emu:``.
     Scripts passed to ``enqueue`` answer the next requests in order; when the
-    queue is empty, ``default`` answers. A ``Responder`` (such as
-    ``AutoReply()``) may stand wherever a script does: it is called with
-    each request and what it asks for, and returns the script.
+    queue is empty, ``default`` answers (by default ``AutoReply()``: a reply
+    that fits each request). A ``Responder`` may stand wherever a script
+    does: it is called with each request and what it asks for, and returns
+    the script.
 
     A non-streamed response waits as long as the same script would take to
     stream (``ttft`` plus one interval per piece), as a model generates the
@@ -80,7 +79,7 @@ class Emulator:
         # With a server-side SSL context the emulator speaks HTTPS (for tests
         # of CA bundles and proxies that tunnel with CONNECT).
         self.ssl_context = ssl_context
-        self.default: Script | Responder = default if default is not None else DEFAULT_SCRIPT
+        self.default: Script | Responder = default if default is not None else AutoReply()
         self._port = port
         self._lock = threading.Lock()
         self._connections_changed = threading.Condition(self._lock)
