@@ -353,3 +353,34 @@ def test_the_command_line_rejects_a_bad_script_file(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "scripts[0]: unknown key 'nope'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_sample_json_validates_against_the_schema_it_was_made_from() -> None:
+    from enum import Enum
+    from typing import Literal
+
+    from rill.testing._intent import sample_json
+
+    class Level(Enum):
+        LOW = "low"
+        HIGH = "high"
+
+    class Address(BaseModel):
+        city: str
+        zip_code: str | None = None
+
+    class Person(BaseModel):
+        name: str
+        email: str
+        level: Level
+        kind: Literal["a", "b"]
+        address: Address
+        previous: list[Address]
+        score: float
+        active: bool
+        note: str | None
+
+    value = sample_json(Person.model_json_schema())
+    person = Person.model_validate(value)
+    assert person.name == "Alex Chen" and person.address.city == "Paris"
+    assert len(person.previous) == 3 and person.level is Level.LOW
