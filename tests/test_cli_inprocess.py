@@ -7,7 +7,6 @@ from __future__ import annotations
 import builtins
 import io
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ class FakeTerminal(io.StringIO):
 
 
 @pytest.fixture
-def screen(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTerminal]:
+def screen(monkeypatch: pytest.MonkeyPatch) -> FakeTerminal:
     """stdout and stderr as terminals, installed by ``run`` in the test's call
     phase (pytest's capture resets ``sys.stdout`` between phases)."""
     out, err = FakeTerminal(), FakeTerminal()
@@ -34,7 +33,7 @@ def screen(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTerminal]:
         monkeypatch.setattr(sys, "stderr", err)
 
     out.install = install  # type: ignore[attr-defined]
-    yield out
+    return out
 
 
 def run(screen: FakeTerminal, argv: list[str]) -> int:
