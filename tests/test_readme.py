@@ -88,3 +88,18 @@ def test_every_command_runs_without_a_key(command: str) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip(), done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("block", [block for _, block in _blocks("yaml")])
+def test_every_script_file_example_serves(block: str, tmp_path: Path) -> None:
+    import rill
+    from rill.testing import load_scripts
+
+    path = tmp_path / "scripts.yaml"
+    path.write_text(block)
+    loaded = load_scripts(path)
+    with Emulator(default=loaded.default) as emu:
+        emu.enqueue(*loaded.scripts)
+        first = rill.generate("Hi", model="vllm/m", base_url=emu.base_url)
+        second = rill.generate("Hi", model="vllm/m", base_url=emu.base_url)
+    assert first.content and (second.reasoning or second.tool_calls or second.content)
