@@ -384,3 +384,11 @@ def test_sample_json_validates_against_the_schema_it_was_made_from() -> None:
     person = Person.model_validate(value)
     assert person.name == "Alex Chen" and person.address.city == "Paris"
     assert len(person.previous) == 3 and person.level is Level.LOW
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in rill.providers.provider_names() if n not in ("emulator", "vertex")]
+)
+def test_every_provider_can_be_emulated(name: str) -> None:
+    # Vertex needs a Google Cloud project for its URL, emulated or not.
+    assert "rill's emulator" in rill.generate("Hi", model=f"emulator/{name}/some-model").content

@@ -27,8 +27,14 @@ if TYPE_CHECKING:
 
 __all__ = ["EmulatorProvider", "shared_emulator"]
 
-# Where each wire format lives under a provider's host, as the emulator routes it.
-_BASE_PATHS = {"openai-chat": "/v1", "openai-responses": "/v1", "gemini": "/v1beta"}
+# Where each wire format lives under a provider's host, as the emulator routes
+# it (by provider name first, for a provider whose URL shape is its own).
+_BASE_PATHS = {
+    "azure": "/openai/v1",
+    "openai-chat": "/v1",
+    "openai-responses": "/v1",
+    "gemini": "/v1beta",
+}
 # Fast enough for a test suite, slow enough that streaming is visible.
 _TTFT = 0.05
 _PIECES_PER_SECOND = 200.0
@@ -82,7 +88,9 @@ class EmulatorProvider(Provider):
     def resolve_base_url(self, base_url: str | None) -> str:
         if base_url:
             return base_url.rstrip("/")
-        return shared_emulator().url + _BASE_PATHS.get(self.codec.name, "")
+        name = self.inner.name if self.inner is not None else self.name
+        path = _BASE_PATHS.get(name, _BASE_PATHS.get(self.codec.name, ""))
+        return shared_emulator().url + path
 
     def resolve_api_key(self, api_key: str | None) -> str | None:
         return api_key
