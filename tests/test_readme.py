@@ -103,3 +103,12 @@ def test_every_script_file_example_serves(block: str, tmp_path: Path) -> None:
         first = rill.generate("Hi", model="vllm/m", base_url=emu.base_url)
         second = rill.generate("Hi", model="vllm/m", base_url=emu.base_url)
     assert first.content and (second.reasoning or second.tool_calls or second.content)
+
+
+def test_the_first_lines_give_measured_figures() -> None:
+    head = (ROOT / "README.md").read_text().split("## ", 1)[0]
+    demo = next(line for line in head.splitlines() if line.startswith("make demo"))
+    test = next(line for line in head.splitlines() if line.startswith("make test"))
+    assert re.search(r"\d+ s", demo) and re.search(r"\d+ [\w-]*\s?packages", demo), demo
+    assert re.search(r"\d+ min", test) and re.search(r"\d+ packages", test), test
+    assert "scripts/time-fresh-clone" in head and (ROOT / "scripts/time-fresh-clone").exists()
