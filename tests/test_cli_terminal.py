@@ -47,7 +47,7 @@ def chat(emu: Emulator, *extra: str) -> list[str]:
 
 
 def test_markdown_is_rendered_live_on_a_terminal(rill_emulator: Emulator) -> None:
-    rill_emulator.enqueue(Script.of_text(MARKDOWN, ttft=0.1, tokens_per_second=40))
+    rill_emulator.enqueue(Script.of_text(MARKDOWN, ttft=0.1, tokens_per_second=15))
     term = Terminal(chat(rill_emulator), ENV)
     assert term.read_until(lambda s: "item one" in s), term.text()
     midway = term.text()

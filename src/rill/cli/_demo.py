@@ -18,6 +18,7 @@ import orjson
 from .. import _client
 from ..providers import OpenAIChatCodec, Provider, register_provider
 from ..structured import progress, stream_object
+from ._object import draw_live
 from ._render import LiveRenderer
 from ._stats import seconds, stats_lines
 
@@ -95,7 +96,7 @@ def run_demo(out: TextIO) -> int:
         with stream_object(
             "Plan a short trip", Trip, model="openai/gpt-4o-mini", base_url=emu.base_url
         ) as objects:
-            final = _live_object(objects, out) if screen.tty else _object_lines(objects, out)
+            final = draw_live(objects, out, "Trip") if screen.tty else _object_lines(objects, out)
         screen.say(f"\nfinal: {final!r}")
         screen.heading("4. Usage and timing of the streamed answer")
         screen.table("\n".join(f"  {line}" for line in stats_lines(streamed)))
@@ -173,22 +174,6 @@ def _object_lines(objects: Any, out: TextIO) -> Any:
             )
             out.flush()
     return objects.final
-
-
-def _live_object(objects: Any, out: TextIO) -> Any:
-    """Redraw the partial object and its field bar on a terminal."""
-    from rich.live import Live
-
-    from ._console import console
-    from ._object import ObjectView
-
-    view = ObjectView("Trip")
-    with Live(view.render(None, None), console=console(out), refresh_per_second=12) as board:
-        for partial in objects:
-            board.update(view.render(partial.model_dump(mode="json"), progress(partial)))
-        final = objects.final
-        board.update(view.render(final.model_dump(mode="json"), progress(final)))
-    return final
 
 
 def _bar(fraction: float, width: int = 20) -> str:

@@ -20,11 +20,11 @@ import orjson
 from .._errors import ConfigurationError
 from ._chat import choose_model
 
-__all__ = ["ObjectView", "load_schema", "model_from_schema", "run_object"]
+__all__ = ["ObjectView", "draw_live", "load_schema", "model_from_schema", "run_object"]
 
 
 def run_object(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from ..structured import progress, stream_object
+    from ..structured import stream_object
 
     schema = load_schema(args.schema)
     model = choose_model(args, err)
@@ -36,27 +36,38 @@ def run_object(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     live = out.isatty() and not args.plain
     stream = stream_object(args.prompt, schema, model=model, system=args.system, **options)
     with stream:
-        if not live:
-            for _ in stream:
-                pass
-            final = stream.final
-        else:
-            from rich.live import Live
-
-            from ._console import console
-
-            screen = console(out)
-            view = ObjectView(schema.__name__)
-            with Live(view.render(None, None), console=screen, refresh_per_second=12) as board:
-                for partial in stream:
-                    board.update(view.render(partial.model_dump(mode="json"), progress(partial)))
-                final = stream.final
-                board.update(view.render(final.model_dump(mode="json"), progress(final)))
+        if live:
+            draw_live(stream, out, schema.__name__)
             return 0
+        for _ in stream:
+            pass
+        final = stream.final
     out.write(orjson.dumps(final.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
     out.write("\n")
     out.flush()
     return 0
+
+
+def draw_live(objects: Any, out: TextIO, name: str) -> Any:
+    """Redraw a streaming object and its field bar on a terminal; the final object."""
+    from rich.live import Live
+
+    from ..structured import progress
+    from ._console import console
+
+    view = ObjectView(name)
+    shown = -1
+    with Live(view.render(None, None), console=console(out), refresh_per_second=12) as board:
+        for partial in objects:
+            done = progress(partial)
+            # A new count of complete fields is drawn at once, not at the next refresh.
+            board.update(
+                view.render(partial.model_dump(mode="json"), done), refresh=done.completed != shown
+            )
+            shown = done.completed
+        final = objects.final
+        board.update(view.render(final.model_dump(mode="json"), progress(final)), refresh=True)
+    return final
 
 
 class ObjectView:
