@@ -106,7 +106,8 @@ class Protocol:
         return self.text_of(obj) if isinstance(obj, dict) else ""
 
     def base_url(self, emu: Emulator) -> str:
-        return emu.url if self.root else emu.base_url
+        """Where the emulator serves this protocol (it routes strictly)."""
+        return emu.url + getattr(encoder_for(self.path), "base_path", "")
 
 
 def _openai_text(obj: dict[str, Any]) -> str:

@@ -37,7 +37,9 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 def base_url(emu: Emulator, model: str) -> str:
     if model.startswith("azure/"):
         return f"{emu.url}/openai/v1"
-    if model.startswith(("anthropic/", "gemini/")):
+    if model.startswith("gemini/"):
+        return f"{emu.url}/v1beta"
+    if model.startswith("anthropic/"):
         return emu.url
     return emu.base_url
 

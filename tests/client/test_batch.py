@@ -124,8 +124,8 @@ def test_asyncio_run_is_never_called(
 def test_batches_use_the_cache_and_the_client_callback(rill_emulator: Emulator) -> None:
     seen: list[rill.StreamChunk] = []
     c = client(rill_emulator, cache=rill.MemoryCache(), callback=seen.append)
-    first = c.generate_batch(["a", "b"], progress=False)
-    again = c.generate_batch(["b", "a"], progress=False)
+    first = c.generate_batch(["a", "b"], max_concurrency=1, progress=False)
+    again = c.generate_batch(["b", "a"], max_concurrency=1, progress=False)
     assert [r.cached for r in first] == [False, False]
     assert [r.cached for r in again] == [True, True]
     assert len(rill_emulator.requests) == 2

@@ -85,6 +85,8 @@ def test_usage_corrects_the_token_estimate(rill_emulator: Emulator) -> None:
     # of budget) but uses 9 (1 prompt word + 8 pieces): corrected, 0.225 s.
     c = client(rill_emulator, rill.RateLimit(tokens_per_minute=2400))
     prompt = "x" * 36
+    eight_pieces = "Hello from the emulator. Hello there again"
+    rill_emulator.enqueue(*[Script.of_text(eight_pieces)] * 4)
     for _ in range(4):
         response = c.generate(prompt, max_tokens=7)
     assert response.usage.total_tokens == 9 and not response.usage.estimated

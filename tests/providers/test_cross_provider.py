@@ -29,7 +29,7 @@ TOOLS = [
 def endpoint(emu: Emulator, provider: str) -> str:
     return {
         "anthropic": emu.url,
-        "gemini": emu.url,
+        "gemini": f"{emu.url}/v1beta",
         "ollama": emu.url,
         "cohere": emu.url,
     }.get(provider, emu.base_url)
@@ -138,7 +138,11 @@ def test_switching_provider_mid_conversation_drops_foreign_state(rill_emulator: 
     """Signatures and items mean nothing to another wire format: a Gemini turn
     sent on to Claude goes without them; sent back to Gemini, with them."""
     rill_emulator.enqueue(Script(replies=(REPLY,)))
-    gemini: dict[str, Any] = {"base_url": rill_emulator.url, "api_key": "test", "tools": TOOLS}
+    gemini: dict[str, Any] = {
+        "base_url": f"{rill_emulator.url}/v1beta",
+        "api_key": "test",
+        "tools": TOOLS,
+    }
     first = rill.generate("Weather?", model="gemini/gemini-3-pro-preview", **gemini)
     turn = first.to_message()
     assert turn.items and turn.origin == "gemini"
@@ -147,7 +151,8 @@ def test_switching_provider_mid_conversation_drops_foreign_state(rill_emulator: 
         Message(MessageRole.TOOL, content="ok", tool_call_id=call.id) for call in first.tool_calls
     ]
     rill_emulator.enqueue(Script.of_text("done"), Script.of_text("done"))
-    rill.generate(follow_up, model="anthropic/claude-sonnet-4-5", **gemini)
+    anthropic = {**gemini, "base_url": rill_emulator.url}
+    rill.generate(follow_up, model="anthropic/claude-sonnet-4-5", **anthropic)
     assert b"thoughtSignature" not in rill_emulator.requests[-1].body
     rill.generate(follow_up, model="gemini/gemini-3-pro-preview", **gemini)
     assert b"thoughtSignature" in rill_emulator.requests[-1].body

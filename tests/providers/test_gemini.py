@@ -215,7 +215,9 @@ def serve(emu: Emulator, path: Path, monkeypatch: pytest.MonkeyPatch) -> Generat
         monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj")
         monkeypatch.setenv("VERTEX_ACCESS_TOKEN", "token")
         return rill.generate("x", model=f"vertex/{expected.model}", base_url=f"{emu.url}/v1")
-    return rill.generate("x", model=f"gemini/{expected.model}", base_url=emu.url, api_key="k")
+    return rill.generate(
+        "x", model=f"gemini/{expected.model}", base_url=f"{emu.url}/v1beta", api_key="k"
+    )
 
 
 def check_text(value: str, expected: str | Text) -> None:
@@ -267,7 +269,7 @@ def test_recorded_bodies(emu: Emulator, path: Path, monkeypatch: pytest.MonkeyPa
         )
         assert request.headers["authorization"] == "Bearer token"
     else:
-        assert request.path == f"/models/{expected.model}:streamGenerateContent"
+        assert request.path == f"/v1beta/models/{expected.model}:streamGenerateContent"
         assert request.headers["x-goog-api-key"] == "k"
     assert request.query == {"alt": "sse"}
 
@@ -287,7 +289,7 @@ def test_grounding_metadata_is_kept(emu: Emulator, monkeypatch: pytest.MonkeyPat
 def test_each_function_call_is_one_whole_delta(emu: Emulator) -> None:
     [path] = [p for p in BODIES if p.name == "pai-gem-20flash-function-call.sse"]
     emu.enqueue(Script.of_body(path.read_bytes()))
-    stream = rill.generate_stream("x", model="gemini/m", base_url=emu.url, api_key="k")
+    stream = rill.generate_stream("x", model="gemini/m", base_url=f"{emu.url}/v1beta", api_key="k")
     [chunk] = list(stream)
     assert chunk.tool_calls == (
         rill.ToolCallDelta(0, "call_0", "get_capital", '{"country":"France"}'),
@@ -378,7 +380,9 @@ ERROR_BODY = (
 
 def generate(emu: Emulator, script: Script, **kw: Any) -> GenerationResponse:
     emu.enqueue(script)
-    return rill.generate("x", model="gemini/gemini-2.5-flash", base_url=emu.url, api_key="k", **kw)
+    return rill.generate(
+        "x", model="gemini/gemini-2.5-flash", base_url=f"{emu.url}/v1beta", api_key="k", **kw
+    )
 
 
 @pytest.mark.parametrize(
@@ -621,7 +625,7 @@ def test_scripted_conversation_and_round_trip(emu: Emulator) -> None:
         "Weather and time in Paris?",
         model="gemini/gemini-2.5-flash",
         system="Be brief.",
-        base_url=emu.url,
+        base_url=f"{emu.url}/v1beta",
         api_key="k",
         tools=[WEATHER, TIME],
     )
@@ -634,7 +638,9 @@ def test_scripted_conversation_and_round_trip(emu: Emulator) -> None:
         Message(MessageRole.TOOL, '{"sky": "sunny"}', tool_call_id="call_0"),
         Message(MessageRole.TOOL, "12:00", tool_call_id="call_1"),
     ]
-    second = rill.generate(messages, model="gemini/gemini-2.5-flash", base_url=emu.url, api_key="k")
+    second = rill.generate(
+        messages, model="gemini/gemini-2.5-flash", base_url=f"{emu.url}/v1beta", api_key="k"
+    )
     assert (second.content, second.finish_reason) == ("Sunny, and it is noon.", "stop")
     sent = emu.requests[-1].json
     assert sent["contents"][1:] == [
@@ -665,7 +671,7 @@ async def test_scripted_conversation_async_stream(emu: Emulator) -> None:
     stream = rill.agenerate_stream(
         "Weather and time in Paris?",
         model="gemini/gemini-2.5-flash",
-        base_url=emu.url,
+        base_url=f"{emu.url}/v1beta",
         api_key="k",
         tools=[WEATHER, TIME],
     )
@@ -771,7 +777,7 @@ def test_missing_gemini_key() -> None:
 def test_the_key_stays_out_of_errors(emu: Emulator) -> None:
     emu.enqueue(Script.of_status(401))
     with pytest.raises(rill.AuthenticationError) as info:
-        rill.generate("x", model="gemini/m", base_url=emu.url, api_key="sk-secret-123")
+        rill.generate("x", model="gemini/m", base_url=f"{emu.url}/v1beta", api_key="sk-secret-123")
     assert "sk-secret-123" not in str(info.value) and "sk-secret-123" not in repr(info.value)
     assert "sk-secret-123" not in emu.requests[-1].path
     assert info.value.body["error"]["status"] == "UNAUTHENTICATED"

@@ -611,7 +611,9 @@ def test_every_openai_compatible_preset_serves_completions(emu: Emulator) -> Non
         if provider.codec.name != "openai-chat":
             continue
         emu.enqueue(Script.of_text("ok"))
-        response = rill.complete("x", model=f"{name}/m", api_key="k", base_url=emu.base_url)
+        # Azure's deployment URLs hang off the resource's root, not off /v1.
+        base_url = emu.url if name == "azure" else emu.base_url
+        response = rill.complete("x", model=f"{name}/m", api_key="k", base_url=base_url)
         assert response.content == "ok" and response.provider == name
         path = emu.requests[-1].path
         assert path.endswith("/completions") and "/chat/" not in path, name

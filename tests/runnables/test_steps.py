@@ -4,10 +4,14 @@ the call."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import rill
@@ -386,3 +390,20 @@ async def test_bad_input_is_an_error_at_the_call() -> None:
     ):
         with pytest.raises(rill.InvalidRequestError):
             call()
+
+
+DOC = '{"name": "Alex Chen", "facts": ["fact 1", "fact 2"], "n": 12, "ok": true}'
+
+
+@given(st.sets(st.integers(1, len(DOC) - 1), max_size=25))
+def test_json_parser_gives_the_document_however_the_text_is_split(cuts: set[int]) -> None:
+    """Pieces that only close a string or a container (a lone quote or
+    bracket) keep the parser and its assembled value in step."""
+    bounds = [0, *sorted(cuts), len(DOC)]
+    pieces = [DOC[a:b] for a, b in itertools.pairwise(bounds)]
+
+    def split(_: object) -> Iterator[str]:
+        yield from pieces
+
+    outputs = list((rill.RunnableLambda(split) | rill.JsonParser()).stream(None))
+    assert outputs[-1] == json.loads(DOC)

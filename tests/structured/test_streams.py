@@ -82,8 +82,10 @@ def script(kind: str, document: str, **kw: Any) -> Script:
 
 
 def opts(emu: Emulator, model: str) -> dict[str, Any]:
-    native = ("anthropic/", "gemini/", "ollama/", "cohere/")
+    native = ("anthropic/", "ollama/", "cohere/")
     base = emu.url if model.startswith(native) else emu.base_url
+    if model.startswith("gemini/"):
+        base = f"{emu.url}/v1beta"
     return {"model": model, "base_url": base, "api_key": "test"}
 
 

@@ -70,7 +70,8 @@ def test_trickle_head_sends_the_head_a_few_bytes_at_a_time(emu: Emulator) -> Non
     with socket.create_connection((emu.host, emu.port), timeout=5) as sock:
         sock.sendall(
             b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json"
-            b"\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
+            b"\r\ncontent-length: 61\r\nconnection: close\r\n\r\n"
+            b'{"model": "m", "messages": [{"role": "user", "content": ""}]}'
         )
         reads: list[bytes] = []
         while data := sock.recv(65536):

@@ -62,13 +62,15 @@ def builtin_providers() -> list[Provider]:
     """Every provider rill ships: the OpenAI-compatible presets below and the
     native codecs, each module contributing its own endpoints."""
     from . import _anthropic, _cohere, _gemini, _ollama, _openai_responses
+    from ._emulated import EmulatorProvider
 
     native = [
         provider
         for module in (_anthropic, _gemini, _ollama, _openai_responses, _cohere)
         for provider in module.providers()
     ]
-    return _openai_compatible() + native
+    emulator = EmulatorProvider("emulator", OpenAIChatCodec(), "", key_required=False)
+    return [*_openai_compatible(), *native, emulator]
 
 
 def _openai_compatible() -> list[Provider]:

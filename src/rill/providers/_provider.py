@@ -4,10 +4,12 @@ a vendor whose URL or auth differs (Azure) is a small subclass."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -15,7 +17,18 @@ from .._errors import ConfigurationError, MissingAPIKeyError
 from .._params import Mode
 from ._base import Call, Codec, HTTPRequest
 
-__all__ = ["Provider"]
+__all__ = ["Provider", "is_loopback"]
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,12 @@ class Provider:
     headers: Mapping[str, str] = field(default_factory=dict)
     structured_mode: Mode = "json_schema"
     completions: Codec | None = None
+
+    def for_model(self, model: str) -> tuple[Provider, str]:
+        """The provider that serves ``model`` and the model id it is sent as:
+        ``self`` and ``model`` unchanged, except for providers that dispatch
+        on the model (``emulator/<provider>/<model>``)."""
+        return self, model
 
     def resolve_base_url(self, base_url: str | None) -> str:
         if base_url:
@@ -88,8 +107,15 @@ class Provider:
     ) -> HTTPRequest:
         """Everything a driver needs to send ``call``. Raises at once on a
         missing key, so misconfiguration never waits for the first ``next()``."""
-        key = self.resolve_api_key(api_key)
         root = self.resolve_base_url(base_url)
+        try:
+            key = self.resolve_api_key(api_key)
+        except MissingAPIKeyError:
+            # A server on this machine (vLLM, llama.cpp, a proxy, the
+            # emulator) decides for itself whether it wants a key.
+            if not is_loopback(root):
+                raise
+            key = None
         body: dict[str, Any] = self.codec.build_body(call)
         headers = {
             "content-type": "application/json",

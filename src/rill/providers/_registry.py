@@ -59,7 +59,7 @@ def resolve_model(model: str) -> tuple[Provider, str]:
     if slash:
         if not name or not rest:
             raise InvalidModelError(f"malformed model {model!r}; expected 'provider/model'")
-        return get_provider(name), rest
+        return get_provider(name).for_model(rest)
     provider_name = bare_model_provider(model)
     if provider_name is None:
         raise InvalidModelError(

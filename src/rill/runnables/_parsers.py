@@ -119,9 +119,14 @@ class JsonParser(_Parser[Any]):
     def _show(self, assembler: Any, ops: list[Any]) -> list[Any]:
         from ..structured import Close, to_patches
 
-        if not ops or all(type(op) is Close for op in ops):
-            return []  # nothing a reader of the value could see changed
+        if not ops:
+            return []
+        # Closes are applied too (the assembler's open containers must follow
+        # the parser's), but a piece that only closed something changed
+        # nothing a reader of the value could see.
         assembler.apply(ops)
+        if all(type(op) is Close for op in ops):
+            return []
         if self.diff:
             return [to_patches(ops)]
         return [_copy(assembler.value)]

@@ -1,10 +1,14 @@
 """Test rill, and code built on rill, without a real provider.
 
 ``Emulator`` is an HTTP server on loopback that speaks provider protocols
-and answers each request with a ``Script``:
-what the model says (``Reply``, ``ScriptedToolCall``), how fast, with which
-status, and which ``Fault`` to inject. With pytest, the ``rill_emulator``
-fixture yields a started one.
+(OpenAI Chat Completions, text completions and Responses, Anthropic, Gemini,
+Ollama, Cohere)
+and answers each request with a ``Script``: what the model says (``Reply``,
+``ScriptedToolCall``), how fast, with which status, and which ``Fault`` to
+inject. ``AutoReply`` answers each request with a reply that fits it (a
+tool call, JSON for a schema, reasoning for a reasoning model);
+``load_scripts`` reads scripts from a JSON or YAML file. With pytest, the
+``rill_emulator`` fixture yields a started one.
 
     with Emulator() as emu:
         emu.enqueue(Script.of_text("Hello there, world"))
@@ -31,12 +35,35 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._intent import AutoReply, Intent, ToolAsked
     from ._script import Fault, RecordedRequest, Reply, Script, ScriptedToolCall
-    from ._server import Emulator
+    from ._scriptfile import ScriptFile, ScriptFileError, load_scripts
+    from ._server import Emulator, Responder
 
-__all__ = ["Emulator", "Fault", "RecordedRequest", "Reply", "Script", "ScriptedToolCall"]
+__all__ = [
+    "AutoReply",
+    "Emulator",
+    "Fault",
+    "Intent",
+    "RecordedRequest",
+    "Reply",
+    "Responder",
+    "Script",
+    "ScriptFile",
+    "ScriptFileError",
+    "ScriptedToolCall",
+    "ToolAsked",
+    "load_scripts",
+]
 
 _HOMES = {
+    "AutoReply": "._intent",
+    "Intent": "._intent",
+    "ToolAsked": "._intent",
+    "Responder": "._server",
+    "ScriptFile": "._scriptfile",
+    "ScriptFileError": "._scriptfile",
+    "load_scripts": "._scriptfile",
     "Emulator": "._server",
     "Fault": "._script",
     "RecordedRequest": "._script",

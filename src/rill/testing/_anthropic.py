@@ -19,11 +19,13 @@ Anthropic's stop reasons.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
+from ._intent import Intent, forced_function, function_tools, text_of
 from ._script import RecordedRequest, Reply, Script, answering_model, fixed_pieces, split_pieces
 
 __all__ = ["AnthropicEncoder"]
@@ -54,6 +56,47 @@ _ERROR_TYPES = {
 
 class AnthropicEncoder:
     """Encodes scripts for ``POST /v1/messages``."""
+
+    protocol = "Anthropic Messages"
+    base_path = ""
+    routes = (re.compile(r"/v1/messages"),)
+
+    def validate(self, request: RecordedRequest) -> str | None:
+        """Anthropic's message for a request it would refuse with a 400, or None."""
+        params = request.json
+        if not isinstance(params, dict):
+            return "The request body must be a JSON object."
+        for name in ("model", "max_tokens", "messages"):
+            if name not in params:
+                return f"{name}: Field required"
+        if not isinstance(params["max_tokens"], int) or params["max_tokens"] < 1:
+            return "max_tokens: Input should be a valid integer greater than or equal to 1"
+        messages = params["messages"]
+        if not isinstance(messages, list):
+            return "messages: Input should be a valid list"
+        for i, message in enumerate(messages):
+            role = message.get("role") if isinstance(message, dict) else None
+            if role not in ("user", "assistant"):
+                return f"messages.{i}.role: Input should be 'user' or 'assistant'"
+        return None
+
+    def intent(self, request: RecordedRequest) -> Intent:
+        params = request.params
+        messages = [m for m in params.get("messages") or () if isinstance(m, dict)]
+        users = [m for m in messages if m.get("role") == "user"]
+        last = messages[-1].get("content") if messages else None
+        answering = isinstance(last, list) and any(
+            isinstance(part, dict) and part.get("type") == "tool_result" for part in last
+        )
+        thinking = params.get("thinking")
+        return Intent(
+            model=str(params.get("model") or ""),
+            prompt=text_of(users[-1].get("content")) if users else "",
+            tools=function_tools(params.get("tools")),
+            forced_tool=forced_function(params.get("tool_choice")),
+            reasoning=isinstance(thinking, dict) and thinking.get("type") != "disabled",
+            answering_tool=answering,
+        )
 
     def wants_stream(self, request: RecordedRequest) -> bool:
         return isinstance(request.json, dict) and request.json.get("stream") is True

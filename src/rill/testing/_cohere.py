@@ -14,11 +14,13 @@ Cohere streams only when the request says ``"stream": true``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import orjson
 
+from ._intent import Intent, forced_function, function_tools, text_of
 from ._script import RecordedRequest, Reply, Script, split_pieces
 
 __all__ = ["CohereEncoder"]
@@ -36,6 +38,41 @@ _FINISH = {
 
 class CohereEncoder:
     """Encodes scripts for ``POST /v2/chat``."""
+
+    protocol = "Cohere v2 chat"
+    base_path = ""
+    routes = (re.compile(r"/v2/chat"),)
+
+    def validate(self, request: RecordedRequest) -> str | None:
+        """Cohere's message for a request it would refuse with a 400, or None."""
+        params = request.json
+        if not isinstance(params, dict):
+            return "invalid request: the body must be a JSON object"
+        if not isinstance(params.get("model"), str) or not params["model"]:
+            return "invalid request: model must be specified"
+        messages = params.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return "invalid request: messages must contain at least one message"
+        return None
+
+    def intent(self, request: RecordedRequest) -> Intent:
+        params = request.params
+        messages = [m for m in params.get("messages") or () if isinstance(m, dict)]
+        users = [m for m in messages if m.get("role") == "user"]
+        fmt = params.get("response_format")
+        fmt = fmt if isinstance(fmt, dict) else {}
+        schema = fmt.get("json_schema")
+        thinking = params.get("thinking")
+        return Intent(
+            model=str(params.get("model") or ""),
+            prompt=text_of(users[-1].get("content")) if users else "",
+            tools=function_tools(params.get("tools")),
+            forced_tool=forced_function(params.get("tool_choice")),
+            schema=schema if isinstance(schema, dict) else None,
+            json=fmt.get("type") == "json_object",
+            reasoning=isinstance(thinking, dict) and thinking.get("type") == "enabled",
+            answering_tool=bool(messages) and messages[-1].get("role") == "tool",
+        )
 
     def wants_stream(self, request: RecordedRequest) -> bool:
         return isinstance(request.json, dict) and request.json.get("stream") is True

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
+from ._intent import Intent, ToolAsked, text_of
 from ._script import RecordedRequest, Reply, Script, answering_model, split_pieces
 
 __all__ = ["GeminiEncoder"]
@@ -55,6 +57,61 @@ _STATUS = {
 class GeminiEncoder:
     """Encodes scripts for ``POST .../models/<model>:streamGenerateContent``
     and ``:generateContent`` (Gemini API and Vertex AI paths alike)."""
+
+    protocol = "Gemini API"
+    base_path = "/v1beta"
+    routes = (
+        re.compile(
+            r"/v1(beta)?/(models|tunedModels)/[^/:]+:(streamGenerateContent|generateContent)"
+        ),
+        re.compile(
+            r"/v1(beta1)?/projects/[^/]+/locations/[^/]+/(publishers/[^/]+/models|endpoints)"
+            r"/[^/:]+:(streamGenerateContent|generateContent)"
+        ),
+    )
+
+    def validate(self, request: RecordedRequest) -> str | None:
+        """Gemini's message for a request it would refuse with a 400, or None."""
+        params = request.json
+        if not isinstance(params, dict):
+            return "Invalid JSON payload received. The body must be a JSON object."
+        contents = params.get("contents")
+        if not isinstance(contents, list) or not contents:
+            return "* GenerateContentRequest.contents: contents is not specified"
+        for i, content in enumerate(contents):
+            role = content.get("role", "user") if isinstance(content, dict) else None
+            if role not in ("user", "model", "function"):
+                return f"Please use a valid role: user, model. (contents[{i}].role: {role!r})"
+        return None
+
+    def intent(self, request: RecordedRequest) -> Intent:
+        params = request.params
+        contents = [c for c in params.get("contents") or () if isinstance(c, dict)]
+        users = [c for c in contents if c.get("role", "user") == "user"]
+        last_parts = contents[-1].get("parts") if contents else None
+        answering = isinstance(last_parts, list) and any(
+            isinstance(p, dict) and "functionResponse" in p for p in last_parts
+        )
+        tools = []
+        for group in params.get("tools") or ():
+            for fn in group.get("functionDeclarations") or () if isinstance(group, dict) else ():
+                schema = fn.get("parametersJsonSchema") or fn.get("parameters") or {}
+                tools.append(ToolAsked(str(fn.get("name")), schema))
+        config = params.get("toolConfig", {}).get("functionCallingConfig") or {}
+        allowed = config.get("allowedFunctionNames") if config.get("mode") == "ANY" else None
+        generation = params.get("generationConfig") or {}
+        schema = generation.get("responseJsonSchema") or generation.get("responseSchema")
+        thinking = generation.get("thinkingConfig") or {}
+        return Intent(
+            model=_requested_model(request),
+            prompt=text_of(users[-1].get("parts")) if users else "",
+            tools=tuple(tools),
+            forced_tool=allowed[0] if isinstance(allowed, list) and allowed else None,
+            schema=schema if isinstance(schema, dict) else None,
+            json=generation.get("responseMimeType") == "application/json",
+            reasoning=bool(thinking.get("includeThoughts")),
+            answering_tool=answering,
+        )
 
     def wants_stream(self, request: RecordedRequest) -> bool:
         return request.path.endswith(":streamGenerateContent")

@@ -14,11 +14,13 @@ Ollama streams unless the request says ``"stream": false``.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from ._intent import Intent, function_tools, text_of
 from ._script import RecordedRequest, Reply, Script, answering_model, split_pieces
 
 __all__ = ["OllamaChatEncoder", "OllamaGenerateEncoder"]
@@ -33,6 +35,47 @@ class OllamaChatEncoder:
 
     content_type = "application/x-ndjson"
     generate = False
+    protocol = "Ollama chat"
+    base_path = ""
+    routes = (re.compile(r"/api/chat"),)
+
+    def validate(self, request: RecordedRequest) -> str | None:
+        """Ollama's message for a request it would refuse with a 400, or None."""
+        params = request.json
+        if not isinstance(params, dict):
+            return "invalid request body"
+        if not isinstance(params.get("model"), str) or not params["model"]:
+            return "model is required"
+        if self.generate:
+            return None
+        messages = params.get("messages", [])
+        if not isinstance(messages, list):
+            return "messages must be an array"
+        for message in messages:
+            role = message.get("role") if isinstance(message, dict) else None
+            if role not in ("system", "user", "assistant", "tool"):
+                return f"invalid role: {role!r}"
+        return None
+
+    def intent(self, request: RecordedRequest) -> Intent:
+        params = request.params
+        messages = [m for m in params.get("messages") or () if isinstance(m, dict)]
+        users = [m for m in messages if m.get("role") == "user"]
+        prompt = params.get("prompt") if self.generate else None
+        fmt = params.get("format")
+        return Intent(
+            model=str(params.get("model") or ""),
+            prompt=prompt
+            if isinstance(prompt, str)
+            else text_of(users[-1].get("content"))
+            if users
+            else "",
+            tools=() if self.generate else function_tools(params.get("tools")),
+            schema=fmt if isinstance(fmt, dict) else None,
+            json=fmt == "json",
+            reasoning=params.get("think") not in (None, False),
+            answering_tool=bool(messages) and messages[-1].get("role") == "tool",
+        )
 
     def wants_stream(self, request: RecordedRequest) -> bool:
         return not (isinstance(request.json, dict) and request.json.get("stream") is False)
@@ -99,6 +142,8 @@ class OllamaGenerateEncoder(OllamaChatEncoder):
     that API and are left out)."""
 
     generate = True
+    protocol = "Ollama generate"
+    routes = (re.compile(r"/api/generate"),)
 
     def _piece(self, text: str, thinking: str) -> dict[str, Any]:
         piece: dict[str, Any] = {"response": text}

@@ -13,11 +13,13 @@ small ``orjson.dumps`` per event.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
+from ._intent import Intent, forced_function, function_tools, schema_in_text, text_of
 from ._script import RecordedRequest, Reply, Script, answering_model, fixed_pieces, split_pieces
 
 __all__ = ["OpenAIChatEncoder"]
@@ -39,8 +41,63 @@ _ERROR_KINDS: dict[int, tuple[str, str | None]] = {
 }
 
 
+_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+
+
 class OpenAIChatEncoder:
     """Encodes scripts for ``POST .../chat/completions``."""
+
+    protocol = "OpenAI Chat Completions"
+    base_path = "/v1"
+    # OpenAI's /v1, the vendor prefixes OpenAI-compatible services put before
+    # it (Groq, OpenRouter, Fireworks), and Azure's deployment URLs.
+    routes = (
+        re.compile(r"(/openai|/api|/inference)?/v1/chat/completions"),
+        re.compile(r"/openai/deployments/[^/]+/chat/completions"),
+    )
+
+    def validate(self, request: RecordedRequest) -> str | None:
+        """OpenAI's message for a request it would refuse with a 400, or None."""
+        params = request.json
+        if not isinstance(params, dict):
+            return "The request body must be a JSON object."
+        if not isinstance(params.get("model"), str) or not params["model"]:
+            return "you must provide a model parameter"
+        messages = params.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return "'messages' must be a non-empty array of message objects."
+        for i, message in enumerate(messages):
+            role = message.get("role") if isinstance(message, dict) else None
+            if role not in _ROLES:
+                return (
+                    f"Invalid value for 'messages[{i}].role': {role!r}. Supported values are: "
+                    + ", ".join(repr(r) for r in _ROLES)
+                    + "."
+                )
+        return None
+
+    def intent(self, request: RecordedRequest) -> Intent:
+        params = request.params
+        messages = [m for m in params.get("messages") or () if isinstance(m, dict)]
+        users = [m for m in messages if m.get("role") == "user"]
+        fmt = params.get("response_format")
+        fmt = fmt if isinstance(fmt, dict) else {}
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if fmt.get("type") == "json_object":
+            schema = schema_in_text([text_of(m.get("content")) for m in messages])
+        elif fmt.get("type") != "json_schema":
+            schema = None
+        return Intent(
+            model=str(params.get("model") or ""),
+            prompt=text_of(users[-1].get("content")) if users else "",
+            tools=function_tools(params.get("tools")),
+            forced_tool=forced_function(params.get("tool_choice")),
+            schema=schema if isinstance(schema, dict) else None,
+            json=fmt.get("type") == "json_object",
+            reasoning=params.get("reasoning_effort") not in (None, "none"),
+            answering_tool=bool(messages) and messages[-1].get("role") == "tool",
+        )
 
     def wants_stream(self, request: RecordedRequest) -> bool:
         return isinstance(request.json, dict) and request.json.get("stream") is True

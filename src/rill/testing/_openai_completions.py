@@ -19,10 +19,12 @@ several replies answer the choices in turn.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
+from ._intent import Intent, text_of
 from ._openai_chat import OpenAIChatEncoder, _interleave
 from ._script import RecordedRequest, Reply, Script, answering_model, split_pieces
 
@@ -35,6 +37,32 @@ _ALTERNATIVES = (" the", " a", ",", ".", " and", "\n")
 class OpenAICompletionsEncoder(OpenAIChatEncoder):
     """Encodes scripts for ``POST .../completions`` (errors and the choice of
     streaming are Chat Completions')."""
+
+    protocol = "OpenAI text completions"
+    base_path = "/v1"
+    routes = (
+        re.compile(r"(/openai|/api|/inference)?/v1/completions"),
+        re.compile(r"/openai/deployments/[^/]+/completions"),
+    )
+
+    def validate(self, request: RecordedRequest) -> str | None:
+        """OpenAI's message for a request it would refuse with a 400, or None."""
+        params = request.json
+        if not isinstance(params, dict):
+            return "The request body must be a JSON object."
+        if not isinstance(params.get("model"), str) or not params["model"]:
+            return "you must provide a model parameter"
+        prompt = params.get("prompt")
+        texts = prompt if isinstance(prompt, list) else [prompt]
+        if not texts or not all(isinstance(t, str) for t in texts):
+            return "'prompt' must be a string or an array of strings."
+        return None
+
+    def intent(self, request: RecordedRequest) -> Intent:
+        params = request.params
+        prompt = params.get("prompt")
+        last = prompt[-1] if isinstance(prompt, list) and prompt else prompt
+        return Intent(model=str(params.get("model") or ""), prompt=text_of(last))
 
     def stream(
         self, script: Script, request: RecordedRequest, *, seq: int, created: int

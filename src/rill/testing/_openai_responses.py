@@ -19,10 +19,12 @@ background response is resumed; without, it returns the response object.
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import orjson
 
+from ._intent import Intent, forced_function, function_tools, text_of
 from ._openai_chat import OpenAIChatEncoder
 from ._script import RecordedRequest, Reply, Script, fixed_pieces, split_pieces
 
@@ -40,6 +42,43 @@ class ResponsesEncoder:
     """Encodes scripts for ``POST .../responses`` and ``GET .../responses/{id}``."""
 
     retrieves = True
+    protocol = "OpenAI Responses"
+    base_path = "/v1"
+    routes = (re.compile(r"(/openai)?/v1/responses(/[^/]+)?"),)
+
+    def validate(self, request: RecordedRequest) -> str | None:
+        """OpenAI's message for a request it would refuse with a 400, or None."""
+        if request.method == "GET":
+            return None
+        params = request.json
+        if not isinstance(params, dict):
+            return "The request body must be a JSON object."
+        if not isinstance(params.get("model"), str) or not params["model"]:
+            return "Missing required parameter: 'model'."
+        if not isinstance(params.get("input", ""), str | list):
+            return "Invalid type for 'input': expected a string or an array of input items."
+        return None
+
+    def intent(self, request: RecordedRequest) -> Intent:
+        params = request.params
+        given = params.get("input")
+        items = [i for i in given if isinstance(i, dict)] if isinstance(given, list) else []
+        users = [i for i in items if i.get("role") == "user"]
+        prompt = (
+            given if isinstance(given, str) else text_of(users[-1].get("content")) if users else ""
+        )
+        fmt = (params.get("text") or {}).get("format") or {}
+        schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
+        return Intent(
+            model=str(params.get("model") or ""),
+            prompt=prompt,
+            tools=function_tools(params.get("tools")),
+            forced_tool=forced_function(params.get("tool_choice")),
+            schema=schema if isinstance(schema, dict) else None,
+            json=fmt.get("type") == "json_object",
+            reasoning=isinstance(params.get("reasoning"), dict),
+            answering_tool=bool(items) and items[-1].get("type") == "function_call_output",
+        )
 
     def wants_stream(self, request: RecordedRequest) -> bool:
         if request.method == "GET":

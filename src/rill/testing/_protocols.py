@@ -3,6 +3,14 @@
 An encoder turns a ``Script`` into one provider protocol's bytes; the server
 finds it by the request path's suffix and knows nothing of any provider's
 JSON. Encoder modules load on first use.
+
+Routing is strict: the suffix picks the protocol, and the encoder's
+``routes`` (full-path patterns) say where that protocol really lives, so a
+client configured with the wrong base URL gets a 404 naming the right one
+rather than an answer its real provider would never give. An encoder may
+also say what a request asks for (``intent``) and refuse a malformed one in
+its provider's own words (``validate``); both are optional, so a new
+protocol module needs only the four methods of ``Encoder``.
 """
 
 from __future__ import annotations
@@ -10,12 +18,25 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
+from ._intent import Intent, text_of
 from ._script import RecordedRequest, Script
 
-__all__ = ["ENCODERS", "Encoder", "encoder_for", "retrieving_encoder"]
+__all__ = [
+    "ENCODERS",
+    "Encoder",
+    "Route",
+    "encoder_for",
+    "intent_of",
+    "invalid",
+    "retrieving_encoder",
+    "route",
+    "served_at",
+    "every_protocol",
+]
 
 
 class Encoder(Protocol):
@@ -87,3 +108,59 @@ def retrieving_encoder(path: str) -> Encoder | None:
 
 ENCODERS = _ENCODER_HOMES
 """The protocol registry (path suffix -> encoder module and class)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a request path leads: the encoder that answers it, or (when the
+    suffix names a protocol but the path is not where that protocol lives)
+    the encoder whose 404 it gets, with ``misplaced`` True."""
+
+    encoder: Encoder
+    misplaced: bool = False
+
+
+def route(path: str, method: str = "POST") -> Route | None:
+    """The route for ``path``, or None when no protocol's suffix matches."""
+    encoder = encoder_for(path)
+    if encoder is None and method == "GET":
+        encoder = retrieving_encoder(path)
+    if encoder is None:
+        return None
+    routes = getattr(encoder, "routes", None)
+    if routes is None:  # an encoder without strict routes takes its suffix anywhere
+        return Route(encoder)
+    return Route(encoder, misplaced=not any(r.fullmatch(path) for r in routes))
+
+
+def served_at(encoder: Encoder, url: str) -> str:
+    """A sentence naming the base URL a client of ``encoder``'s protocol should use."""
+    name = getattr(encoder, "protocol", type(encoder).__name__)
+    base = url + getattr(encoder, "base_path", "")
+    return f"{name} is served with base_url={base!r}"
+
+
+def every_protocol(url: str) -> list[str]:
+    """``served_at`` for every registered protocol, in registry order."""
+    seen: list[str] = []
+    for module, name in _ENCODER_HOMES.values():
+        line = served_at(_load_encoder(module, name), url)
+        if line not in seen:
+            seen.append(line)
+    return seen
+
+
+def invalid(encoder: Encoder, request: RecordedRequest) -> str | None:
+    """The protocol's own message for a malformed request, or None."""
+    validate = getattr(encoder, "validate", None)
+    return None if validate is None else validate(request)
+
+
+def intent_of(encoder: Encoder, request: RecordedRequest) -> Intent:
+    """What ``request`` asks for; a protocol that cannot say gives the model
+    and the ``prompt`` field, when there are."""
+    read = getattr(encoder, "intent", None)
+    if read is not None:
+        return read(request)  # type: ignore[no-any-return]
+    params = request.params
+    return Intent(model=str(params.get("model") or ""), prompt=text_of(params.get("prompt")))

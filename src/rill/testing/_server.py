@@ -7,20 +7,23 @@ its own event loop in a background thread, so synchronous tests, async tests
 (whatever their loop) and separate processes all talk to it over a socket the
 way they would talk to a provider.
 
-Protocols are found by path suffix in a registry of encoders
-(``_protocols``); HTTP, pacing and faults are in ``_http``.
+Protocols are found in a registry of encoders (``_protocols``), strictly: a
+path in the wrong place is a 404 that names the right base URL, and a
+malformed request gets its protocol's own 400. HTTP, pacing and faults are
+in ``_http``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ssl
 import threading
 import time
 from collections import deque
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from ._http import (
     MAX_HEAD_BYTES,
@@ -32,12 +35,19 @@ from ._http import (
     record_request,
     send,
 )
-from ._protocols import ENCODERS, Encoder, encoder_for, retrieving_encoder
+from ._intent import AutoReply, Intent
+from ._protocols import ENCODERS, Encoder, every_protocol, intent_of, invalid, route, served_at
 from ._script import RecordedRequest, Script
 
-__all__ = ["ENCODERS", "Emulator", "Encoder"]
+__all__ = ["ENCODERS", "Emulator", "Encoder", "Responder"]
 
-DEFAULT_SCRIPT = Script.of_text("Hello! This is the rill emulator.")
+
+class Responder(Protocol):
+    """Chooses the script for one request, knowing what it asks for
+    (``AutoReply`` is one; any function of this shape is another)."""
+
+    def __call__(self, request: RecordedRequest, intent: Intent, /) -> Script: ...
+
 
 _START_TIMEOUT = 10.0
 
@@ -47,14 +57,21 @@ class Emulator:
 
     Use as ``with Emulator() as emu:`` or ``async with Emulator() as emu:``.
     Scripts passed to ``enqueue`` answer the next requests in order; when the
-    queue is empty, ``default`` answers.
+    queue is empty, ``default`` answers (by default ``AutoReply()``: a reply
+    that fits each request). A ``Responder`` may stand wherever a script
+    does: it is called with each request and what it asks for, and returns
+    the script.
+
+    A non-streamed response waits as long as the same script would take to
+    stream (``ttft`` plus one interval per piece), as a model generates the
+    whole answer before it is sent.
     """
 
     def __init__(
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        default: Script | None = None,
+        default: Script | Responder | None = None,
         *,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -62,11 +79,11 @@ class Emulator:
         # With a server-side SSL context the emulator speaks HTTPS (for tests
         # of CA bundles and proxies that tunnel with CONNECT).
         self.ssl_context = ssl_context
-        self.default: Script = default if default is not None else DEFAULT_SCRIPT
+        self.default: Script | Responder = default if default is not None else AutoReply()
         self._port = port
         self._lock = threading.Lock()
         self._connections_changed = threading.Condition(self._lock)
-        self._queue: deque[Script] = deque()
+        self._queue: deque[Script | Responder] = deque()
         self._requests: list[RecordedRequest] = []
         self._open = 0
         self._served = 0
@@ -147,7 +164,7 @@ class Emulator:
         """The OpenAI-style base URL, ``URL/v1``."""
         return f"{self.url}/v1"
 
-    def enqueue(self, *scripts: Script) -> None:
+    def enqueue(self, *scripts: Script | Responder) -> None:
         """Answer the next requests with ``scripts``, first in, first out."""
         with self._lock:
             self._queue.extend(scripts)
@@ -252,14 +269,22 @@ class Emulator:
         with self._lock:
             self._requests.append(request)
 
-        encoder = self._route(request.path)
-        retrieving = encoder is None and method == "GET"
-        if retrieving:  # GET <collection>/<id>: e.g. resuming a Responses stream
-            encoder = retrieving_encoder(request.path)
-        if encoder is None:
-            error = error_json(f"Unknown path: {request.path}")
+        found = route(request.path, method)
+        if found is None:
+            known = "; ".join(every_protocol(self.url))
+            error = error_json(f"Unknown path: {method} {request.path}. {known}.")
             await send(writer, 404, "application/json", [error], keep_alive=keep_alive)
             return keep_alive
+        encoder = found.encoder
+        if found.misplaced:
+            message = (
+                f"No {getattr(encoder, 'protocol', 'such')} endpoint at {request.path}: "
+                f"{served_at(encoder, self.url)}."
+            )
+            error = encoder.error(404, message)
+            await send(writer, 404, "application/json", [error], keep_alive=keep_alive)
+            return keep_alive
+        retrieving = method == "GET" and getattr(encoder, "retrieves", False)
         if method != "POST" and not retrieving:
             error = encoder.error(405, f"Method {method} not allowed on {request.path}")
             await send(writer, 405, "application/json", [error], keep_alive=keep_alive)
@@ -268,8 +293,13 @@ class Emulator:
             error = encoder.error(400, "The request body is not valid JSON.")
             await send(writer, 400, "application/json", [error], keep_alive=keep_alive)
             return keep_alive
+        problem = None if retrieving else invalid(encoder, request)
+        if problem is not None:
+            error = encoder.error(400, problem)
+            await send(writer, 400, "application/json", [error], keep_alive=keep_alive)
+            return keep_alive
 
-        script, seq = self._take_script()
+        script, seq = self._take_script(request, encoder)
         if script.status >= 400:
             frames = [error_body(script, encoder)]
             content_type, chunked = "application/json", False
@@ -283,6 +313,7 @@ class Emulator:
         else:
             frames = [encoder.complete(script, request, seq=seq, created=int(time.time()))]
             content_type, chunked = "application/json", False
+            script = _generating(script, encoder, request)
         await send(
             writer,
             script.status,
@@ -296,14 +327,24 @@ class Emulator:
         )
         return keep_alive
 
-    def _route(self, path: str) -> Encoder | None:
-        return encoder_for(path)
-
-    def _take_script(self) -> tuple[Script, int]:
+    def _take_script(self, request: RecordedRequest, encoder: Encoder) -> tuple[Script, int]:
         with self._lock:
             self._seq += 1
-            script = self._queue.popleft() if self._queue else self.default
-            return script, self._seq
+            chosen = self._queue.popleft() if self._queue else self.default
+            seq = self._seq
+        if isinstance(chosen, Script):
+            return chosen, seq
+        return chosen(request, intent_of(encoder, request)), seq
+
+
+def _generating(script: Script, encoder: Encoder, request: RecordedRequest) -> Script:
+    """``script`` for a non-streamed body: the head waits as long as the
+    stream would have taken (first token, then one interval per piece)."""
+    if script.tokens_per_second is None:
+        return script
+    pieces = len(encoder.stream(script, request, seq=0, created=0))
+    ttft = script.ttft + max(pieces - 1, 0) / script.tokens_per_second
+    return dataclasses.replace(script, ttft=ttft, tokens_per_second=None)
 
 
 # -- HTTP/1.1 (RFC 9112), only as much as clients of a provider API use -------
