@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from rill.testing import Emulator
+
 from .redis_proc import RedisProcess
+
+UPSTREAM_KEY = "sk-upstream-secret-0123456789"
 
 
 @pytest.fixture(scope="session")
@@ -19,20 +23,36 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProc
         proc.stop()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store_kind(request: pytest.FixtureRequest, anyio_backend: str) -> str:
-    kind = str(request.param)
-    if kind == "redis" and anyio_backend != "asyncio":
-        pytest.skip("redis-py's asyncio client runs on asyncio only")
-    return kind
+KINDS = ["memory", "sqlite", "redis"]
 
 
-@pytest.fixture
-def store_url(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A store URL as ``rill serve --store`` takes it, fresh per test."""
-    if store_kind == "memory":
+def _url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if kind == "memory":
         return "memory"
-    if store_kind == "sqlite":
+    if kind == "sqlite":
         return f"sqlite:{tmp_path / 'streams.db'}"
     redis: RedisProcess = request.getfixturevalue("redis_server")
     return redis.url
+
+
+@pytest.fixture(params=KINDS)
+def store_url(request: pytest.FixtureRequest, anyio_backend: str, tmp_path: Path) -> str:
+    """A store URL as ``rill serve --store`` takes it, fresh per (async) test."""
+    if request.param == "redis" and anyio_backend != "asyncio":
+        pytest.skip("redis-py's asyncio client runs on asyncio only")
+    return _url(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=KINDS)
+def served_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same, for a server running on its own (asyncio) loop."""
+    return _url(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """The emulator as the server's OpenAI upstream, with a secret key."""
+    with Emulator() as emu:
+        monkeypatch.setenv("OPENAI_BASE_URL", emu.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", UPSTREAM_KEY)
+        yield emu
