@@ -33,6 +33,11 @@ DEMO_ANSWER = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["serve"]:
+        from .server._main import main as serve
+
+        return serve(words[1:])
     parser = argparse.ArgumentParser(prog="rill", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     chat = commands.add_parser("chat", help="stream a reply to the terminal")

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -45,7 +47,9 @@ from ._log import (
 __all__ = ["RedisStore", "StoreUnavailable"]
 
 _CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HGET', KEYS[1], 'epoch') == ARGV[1] and 1 or 0
+end
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'tenant', ARGV[2], 'seq', 0, 'finished', 0)
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
@@ -149,7 +153,15 @@ class RedisStore(StreamStore):
         self.url = url
         self.running_ttl = running_ttl
         self.finished_ttl = finished_ttl
-        self._redis: Redis = Redis.from_url(url, decode_responses=True, health_check_interval=5)
+        # Commands are retried across a reconnect (a restarting Redis); every
+        # script is safe to repeat (see ``_APPEND``; ``_CREATE`` knows its epoch).
+        self._redis: Redis = Redis.from_url(
+            url,
+            decode_responses=True,
+            health_check_interval=5,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 8),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
         self._create = self._redis.register_script(_CREATE)
         self._append = self._redis.register_script(_APPEND)
         self._finish = self._redis.register_script(_FINISH)
