@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -148,20 +148,31 @@ class RedisStore(StreamStore):
     """Streams in Redis at ``url`` (``redis://host:port/db``)."""
 
     def __init__(
-        self, url: str, *, running_ttl: float = 86400.0, finished_ttl: float = 300.0
+        self,
+        url: str,
+        *,
+        running_ttl: float = 86400.0,
+        finished_ttl: float = 300.0,
+        max_connections: int = 50,
     ) -> None:
         self.url = url
         self.running_ttl = running_ttl
         self.finished_ttl = finished_ttl
         # Commands are retried across a reconnect (a restarting Redis); every
         # script is safe to repeat (see ``_APPEND``; ``_CREATE`` knows its epoch).
-        self._redis: Redis = Redis.from_url(
-            url,
-            decode_responses=True,
-            health_check_interval=5,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 8),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        # Commands share a bounded pool (callers queue for a connection);
+        # each tail's blocking XREAD has a connection of its own.
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "health_check_interval": 5,
+            "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 8),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        }
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=20, **options
         )
+        self._redis: Redis = Redis(connection_pool=pool)
+        self._blocking: Redis = Redis.from_url(url, max_connections=2**31 - 1, **options)
         self._create = self._redis.register_script(_CREATE)
         self._append = self._redis.register_script(_APPEND)
         self._finish = self._redis.register_script(_FINISH)
@@ -290,7 +301,7 @@ class RedisStore(StreamStore):
         try:
             while idle < 2:
                 try:
-                    reply: Any = await self._redis.xread(
+                    reply: Any = await self._blocking.xread(
                         {log: f"0-{tail.last}"}, count=READ_BATCH, block=_TAIL_BLOCK_MS
                     )
                 except (RedisConnectionError, RedisTimeoutError, OSError):
@@ -322,6 +333,8 @@ class RedisStore(StreamStore):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._redis.aclose()
+        await self._redis.connection_pool.disconnect()
+        await self._blocking.aclose()
 
 
 def _event(entry_id: str, fields: dict[str, str]) -> Event:
