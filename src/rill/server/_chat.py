@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -116,8 +117,27 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
     except BaseException:
         state.release(tenant)
         raise
-    body = _relay(state, tenant, stream, first, completion_id, spec.model, include_usage)
-    return StreamingResponse(body, media_type="text/event-stream")
+    slot = _Slot(state, tenant, stream)
+    body = _relay(slot, stream, first, completion_id, spec.model, include_usage)
+    # A client gone before the body starts never runs the generator's
+    # ``finally``; the background task (run either way) releases the slot.
+    return StreamingResponse(
+        body, media_type="text/event-stream", background=BackgroundTask(slot.aclose)
+    )
+
+
+class _Slot:
+    """One streamed relay's hold on its tenant's bound and its upstream, released once."""
+
+    def __init__(self, state: ServerState, tenant: str, stream: AsyncStream) -> None:
+        self.state, self.tenant, self.stream = state, tenant, stream
+        self.held = True
+
+    async def aclose(self) -> None:
+        if self.held:
+            self.held = False
+            self.state.release(self.tenant)
+            await self.stream.aclose()
 
 
 async def _first(stream: AsyncStream) -> list[StreamChunk]:
@@ -145,8 +165,7 @@ def _frame(body: dict[str, Any]) -> bytes:
 
 
 async def _relay(
-    state: ServerState,
-    tenant: str,
+    slot: _Slot,
     stream: AsyncStream,
     first: list[StreamChunk],
     completion_id: str,
@@ -215,7 +234,7 @@ async def _relay(
         error = {"message": f"{type(exc).__name__}: {exc}", "type": "upstream_error"}
         yield _frame({"error": error})
     finally:
-        state.release(tenant)
+        await slot.aclose()
     yield b"data: [DONE]\n\n"
 
 

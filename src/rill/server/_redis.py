@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +42,7 @@ from ._log import (
     StreamStore,
     check_final_last,
     new_epoch,
+    new_token,
     require_final,
 )
 
@@ -85,14 +87,16 @@ if seq > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
 return seq
 """
 
-# ARGV: kind, data, if_lapsed, finished_ttl
+# ARGV: kind, data, if_lapsed, finished_ttl, nonce (a retry of this call returns 1 again)
 _FINISH = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('HGET', KEYS[1], 'finished') == '1' then return 0 end
+if redis.call('HGET', KEYS[1], 'finished') == '1' then
+  return redis.call('HGET', KEYS[1], 'writer') == ARGV[5] and 1 or 0
+end
 if ARGV[3] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq')) + 1
 redis.call('XADD', KEYS[2], '0-' .. seq, 'k', ARGV[1], 'd', ARGV[2])
-redis.call('HSET', KEYS[1], 'seq', seq, 'finished', 1, 'writer', '')
+redis.call('HSET', KEYS[1], 'seq', seq, 'finished', 1, 'writer', ARGV[5])
 redis.call('DEL', KEYS[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
@@ -107,6 +111,7 @@ return {h[1], h[2], h[3], h[4], redis.call('EXISTS', KEYS[3])}
 
 _TAIL_BUFFER = 1024
 _TAIL_BLOCK_MS = 1000
+_TAIL_IDLE = 2.0
 
 
 class StoreUnavailable(StoreError):
@@ -116,13 +121,14 @@ class StoreUnavailable(StoreError):
 class _Tail:
     """One blocking XREAD per stream per process, fanned out to its readers."""
 
-    __slots__ = ("changed", "events", "last", "readers", "task")
+    __slots__ = ("changed", "events", "last", "readers", "task", "touched")
 
     def __init__(self, last: int) -> None:
         self.last = last
         self.events: deque[Event] = deque(maxlen=_TAIL_BUFFER)
         self.changed = asyncio.Event()
         self.readers = 0
+        self.touched = time.monotonic()
         self.task: asyncio.Task[None] | None = None
 
     def after(self, seq: int) -> list[Event] | None:
@@ -236,7 +242,7 @@ class RedisStore(StreamStore):
 
     async def finish(self, stream_id: str, kind: str, data: str, *, if_lapsed: bool) -> bool:
         require_final(kind)
-        args = [kind, data, int(if_lapsed), int(self.finished_ttl)]
+        args = [kind, data, int(if_lapsed), int(self.finished_ttl), "finish:" + new_token()]
         result = int(await self._call(self._finish, _keys(stream_id), args))
         if result == -1:
             raise StreamGone(stream_id)
@@ -262,6 +268,7 @@ class RedisStore(StreamStore):
     async def read(self, stream_id: str, after: int, timeout: float) -> list[Event]:
         tail = self._tails.get(stream_id)
         if tail is not None:
+            tail.touched = time.monotonic()
             buffered = tail.after(after)
             if buffered:
                 return buffered
@@ -275,6 +282,7 @@ class RedisStore(StreamStore):
             if info.finished:
                 return []
         tail = self._tail(stream_id, after)
+        tail.touched = time.monotonic()
         tail.readers += 1
         try:
             changed = tail.changed
@@ -297,9 +305,10 @@ class RedisStore(StreamStore):
 
     async def _follow(self, stream_id: str, tail: _Tail) -> None:
         log = _keys(stream_id)[1]
-        idle = 0
         try:
-            while idle < 2:
+            # A tail ends once no reader has waited on it for a while (readers
+            # busy between two waits still count), or after the final event.
+            while tail.readers or time.monotonic() - tail.touched < _TAIL_IDLE:
                 try:
                     reply: Any = await self._blocking.xread(
                         {log: f"0-{tail.last}"}, count=READ_BATCH, block=_TAIL_BLOCK_MS
@@ -307,7 +316,6 @@ class RedisStore(StreamStore):
                 except (RedisConnectionError, RedisTimeoutError, OSError):
                     await asyncio.sleep(0.1)
                     continue
-                idle = 0 if tail.readers else idle + 1
                 if not reply:
                     continue
                 final = False

@@ -219,6 +219,8 @@ class SQLiteStore(StreamStore):
             if changed is None:
                 changed = self._changed[stream_id] = anyio.Event()
             events, finished = await self._run(lambda db: self._events(db, stream_id, after))
+            if finished:
+                self._changed.pop(stream_id, None)
             remaining = deadline - time.monotonic()
             if events or finished or remaining <= 0:
                 return events
