@@ -172,14 +172,27 @@ def test_a_redis_restart(upstream: Emulator, tmp_path: Path, persist: bool) -> N
             upstream.enqueue(Script.of_text(TEXT, tokens_per_second=60))
             created = _start(a.url)
             first = _read(b.url, created["id"], stop_after=30)
-            redis.restart(persist=persist)
             last_id = events_of(first)[-1].id
+            # A reader still connected through the restart.
+            live: list[list[SSE]] = []
+            reader = threading.Thread(
+                target=lambda: live.append(_read(a.url, created["id"], last=last_id))
+            )
+            reader.start()
+            time.sleep(0.2)
+            redis.restart(persist=persist)
+            reader.join(20)
+            assert not reader.is_alive()
             if persist:
+                assert _text(first) + _text(live[0]) == TEXT
                 rest = _read(b.url, created["id"], last=last_id)
                 assert _text(first) + _text(rest) == TEXT
                 assert events_of(rest)[-1].event == "done"
                 assert _raw(first) + _raw(rest) == _raw(_read(a.url, created["id"]))
             else:
+                assert live[0][-1].event == "error"
+                assert live[0][-1].json["code"] == "stream_lost"
+                assert live[0][-1].id is None  # not a log event: nothing to resume from
                 r = httpx.get(
                     f"{b.url}/v1/streams/{created['id']}",
                     headers=headers(**{"last-event-id": str(last_id)}),

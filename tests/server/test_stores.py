@@ -247,3 +247,28 @@ async def test_concurrent_readers_see_identical_sequences(
         await a.append(sid, token, [("done", "{}")], 5.0)
     assert results[0] == [(i + 1, str(i)) for i in range(50)] + [(51, "{}")]
     assert results[1] == results[0] == results[2] == results[3]
+
+
+async def test_redis_recognises_a_retried_append_and_finish(
+    store_url: str, anyio_backend: str
+) -> None:
+    """A command whose reply was lost is sent again by the client: the store
+    must answer as the first time, never append twice."""
+    if not store_url.startswith("redis://"):
+        pytest.skip("the retry guard is the Redis store's (the others have no lost replies)")
+    from rill.server._redis import RedisStore
+
+    store = RedisStore(store_url)
+    try:
+        sid, token = _id(), new_token()
+        await store.create(sid, "t", token, 5.0)
+        assert await store.append(sid, token, [("chunk", "1"), ("chunk", "2")], 5.0) == 2
+        store._seqs[sid] = 0  # as if the reply had been lost: the same batch again
+        assert await store.append(sid, token, [("chunk", "1"), ("chunk", "2")], 5.0) == 2
+        assert await store.append(sid, token, [("chunk", "3")], 5.0) == 3
+        store._seqs[sid] = 1  # a stale position that is not a retry is refused
+        with pytest.raises(LeaseLost):
+            await store.append(sid, token, [("chunk", "x")], 5.0)
+        assert [e.data for e in await store.read(sid, 0, 1.0)] == ["1", "2", "3"]
+    finally:
+        await store.aclose()

@@ -117,6 +117,12 @@ def test_last_event_id_errors(serve: object, upstream: Emulator) -> None:
     assert status(f"{other}:1") == 409  # another stream's epoch
     assert status(f"{epoch}:{n + 1}") == 409  # past the end
     assert status(f"{epoch}:{n}") == 204  # read to its end: EventSource stops
+    # Clients that cannot set headers pass the id in the query.
+    assert (
+        httpx.get(target, params={"last_event_id": f"{epoch}:{n}"}, headers=headers()).status_code
+        == 204
+    )
+    assert httpx.get(target, params={"last_event_id": "x"}, headers=headers()).status_code == 400
 
 
 def test_generation_runs_without_a_reader(serve: object, upstream: Emulator) -> None:
