@@ -287,8 +287,10 @@ class RedisStore(StreamStore):
         try:
             changed = tail.changed
             if tail.after(after) == []:
+                # asyncio.timeout, not wait_for: no task per wait (one per reader per event).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await changed.wait()
             buffered = tail.after(after)
         finally:
             tail.readers -= 1

@@ -20,10 +20,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from .._async import AsyncStream
 from .._errors import ConfigurationError, MissingAPIKeyError
 from ._generation import GenerationSpec, events, start
 from ._http import HTTPError, authenticate, json_response, read_json
-from ._log import StoreError, StreamGone, new_token
+from ._log import StoreError, StreamGone, StreamInfo, new_token
 from ._producer import Producer, error_data
 from ._sse import KEEPALIVE, encode_event, parse_last_event_id, preamble
 from ._state import ServerState
@@ -110,7 +111,7 @@ def check_model(state: ServerState, model: str) -> None:
         raise HTTPError(400, "model_not_allowed", f"model {model!r} is not served here")
 
 
-def upstream(spec: GenerationSpec) -> Any:
+def upstream(spec: GenerationSpec) -> AsyncStream:
     """The upstream stream, or the HTTP error that says why it cannot start."""
     try:
         return start(spec)
@@ -149,7 +150,7 @@ async def create_stream(state: ServerState, request: Request) -> Response:
     return json_response({"id": stream_id, "epoch": epoch, "url": url}, 201)
 
 
-async def _owned(state: ServerState, request: Request) -> tuple[str, Any]:
+async def _owned(state: ServerState, request: Request) -> tuple[str, StreamInfo]:
     tenant = authenticate(request, state.config)
     stream_id = request.path_params["stream_id"]
     not_found = HTTPError(
