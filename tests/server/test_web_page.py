@@ -156,3 +156,24 @@ def test_the_page_resumes_after_the_connection_is_cut(
             e.json["text"] for e in events_of(list(iter_sse(r))) if e.event == "chunk"
         )
     assert final == uninterrupted == TEXT
+
+
+def test_the_page_asks_for_the_key_when_the_server_needs_one(
+    browser: Any, upstream: Emulator
+) -> None:
+    upstream.enqueue(Script.of_text("with a key"))
+    config = ServerConfig(api_keys=frozenset({"page-key"}), schemas={"Person": SCHEMA})
+    with ServerThread(RillServer(config)) as server:
+        page = browser.new_page()
+        try:
+            page.goto(server.url + "/")
+            page.wait_for_selector("#key-row", state="visible")
+            assert page.locator('#schema option[value="Person"]').count() == 0
+            page.fill("#key", "page-key")
+            page.dispatch_event("#key", "change")
+            page.wait_for_selector('#schema option[value="Person"]', state="attached")
+            page.click("#start")
+            page.wait_for_selector('body[data-state="done"]', timeout=10000)
+            assert page.text_content("#answer") == "with a key"
+        finally:
+            page.close()

@@ -30,6 +30,8 @@ async function loadSchemas() {
   const body = await response.json();
   schemas = body.schemas || {};
   $("key-row").hidden = !body.auth;
+  $("schema").replaceChildren(new Option("text", ""));
+  setStatus("Ready.");
   for (const name of Object.keys(schemas)) {
     const option = document.createElement("option");
     option.value = name;
@@ -257,4 +259,5 @@ async function cancel() {
 
 $("form").addEventListener("submit", start);
 $("cancel").addEventListener("click", cancel);
+$("key").addEventListener("change", loadSchemas);
 loadSchemas();
