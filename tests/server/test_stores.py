@@ -98,18 +98,18 @@ async def test_a_lapsed_lease_ends_the_stream_with_producer_lost_once(
 ) -> None:
     a, b = stores
     sid, token = _id(), new_token()
-    await a.create(sid, "t", token, 0.3)
-    await a.append(sid, token, [("chunk", "1")], 0.3)
+    await a.create(sid, "t", token, 0.6)
+    await a.append(sid, token, [("chunk", "1")], 0.6)
     assert not await b.finish(sid, "error", '"producer_lost"', if_lapsed=True)  # lease alive
-    await anyio.sleep(0.45)
+    await anyio.sleep(0.9)
     info = await b.info(sid)
     assert info is not None and info.lease_lapsed and not info.finished
     with pytest.raises(LeaseLost):
-        await a.append(sid, token, [("chunk", "2")], 0.3)
+        await a.append(sid, token, [("chunk", "2")], 0.6)
     results = [await b.finish(sid, "error", '"producer_lost"', if_lapsed=True) for _ in range(3)]
     assert results == [True, False, False]
     with pytest.raises(StreamFinished):
-        await a.append(sid, token, [("chunk", "2")], 0.3)
+        await a.append(sid, token, [("chunk", "2")], 0.6)
     assert [(e.kind, e.data) for e in await a.read(sid, 0, 1.0)] == [
         ("chunk", "1"),
         ("error", '"producer_lost"'),
@@ -119,13 +119,13 @@ async def test_a_lapsed_lease_ends_the_stream_with_producer_lost_once(
 async def test_renewing_keeps_the_lease(stores: tuple[StreamStore, StreamStore]) -> None:
     a, b = stores
     sid, token = _id(), new_token()
-    await a.create(sid, "t", token, 0.3)
+    await a.create(sid, "t", token, 0.6)
     for _ in range(4):
-        await anyio.sleep(0.15)
-        await a.renew(sid, token, 0.3)
+        await anyio.sleep(0.2)
+        await a.renew(sid, token, 0.6)
     info = await b.info(sid)
     assert info is not None and not info.lease_lapsed
-    assert await a.append(sid, token, [("chunk", "1")], 0.3) == 1
+    assert await a.append(sid, token, [("chunk", "1")], 0.6) == 1
 
 
 async def test_cancel_from_another_instance_fences_the_producer(

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -93,8 +94,12 @@ class RillServer:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
-        """Stops running generations and closes the store on shutdown; pass
-        it as the lifespan of an app that mounts this server."""
+        """Loads the HTTP client before the first request and, on shutdown,
+        stops running generations and closes the store; pass it as the
+        lifespan of an app that mounts this server."""
+        # Imported now rather than inside the first request, where it would
+        # hold up the event loop (and every lease renewal on it) for a while.
+        importlib.import_module("rill.transports._aiohttp")
         try:
             yield
         finally:
