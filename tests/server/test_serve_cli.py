@@ -111,3 +111,19 @@ def test_mounted_in_another_app(upstream: Emulator) -> None:
         with httpx.stream("GET", thread.url + url, headers=auth, timeout=10) as r:
             events = events_of(list(iter_sse(r)))
     assert [e.json["text"] for e in events if e.event == "chunk"] == ["mounted"]
+
+
+def test_main_returns_2_with_the_reason(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from rill.cli import main
+
+    monkeypatch.delenv("RILL_SERVER_API_KEYS", raising=False)
+    assert main(["serve", "--no-auth", "--host", "0.0.0.0"]) == 2
+    assert "loopback" in capsys.readouterr().err
+    assert main(["serve"]) == 2
+    assert "RILL_SERVER_API_KEYS" in capsys.readouterr().err
+    assert main(["serve", "--no-auth", "--store", "sqlite:"]) == 2
+    assert "needs a path" in capsys.readouterr().err
+    assert main(["serve", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml" in capsys.readouterr().err

@@ -260,3 +260,58 @@ def test_pipelines_and_named_schemas(serve: object, upstream: Emulator) -> None:
     assert bad.status_code == 400
     schemas = httpx.get(url + "/v1/schemas", headers=headers()).json()
     assert schemas["schemas"] == {"Card": schema}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({}, 400, "give a prompt"),
+        ({"prompt": "hi", "temperature": "hot"}, 400, "temperature"),
+        ({"prompt": "hi", "schema": [1]}, 400, "JSON Schema object"),
+        ({"prompt": "hi", "system": 3}, 400, "system must be a string"),
+        ({"prompt": "hi", "model": 3}, 400, "model must be a string"),
+        ({"prompt": "hi", "model": "anthropic/claude-3-5-haiku-latest"}, 400, "not served"),
+        ({"prompt": "hi", "model": "nosuch/model"}, 400, "nosuch"),
+        ({"prompt": "hi", "schema_name": "Nope"}, 400, "unknown schema"),
+        ({"pipeline": "t", "input": [1]}, 400, "input must be an object"),
+        ({"pipeline": "t", "input": {"other": 1}}, 400, "does not fill"),
+        ({"prompt": "hi", "colour": "red"}, 400, "unknown fields"),
+        ({"messages": [{"role": "user", "content": "hi"}]}, 201, ""),
+    ],
+)
+def test_request_bodies_are_checked_before_anything_starts(
+    serve: object, upstream: Emulator, body: dict[str, object], status: int, words: str
+) -> None:
+    from rill.server._config import Pipeline
+
+    config = _config(
+        models=frozenset({"openai/gpt-4o-mini", "nosuch/model"}),
+        pipelines={"t": Pipeline("About {topic}")},
+    )
+    url = serve(config)  # type: ignore[operator]
+    r = httpx.post(url + "/v1/streams", json=body, headers=headers())
+    assert r.status_code == status, r.text
+    if words:
+        assert words in r.json()["error"]["message"]
+        assert upstream.requests == []
+
+
+def test_malformed_bodies(serve: object, upstream: Emulator) -> None:
+    url = serve()  # type: ignore[operator]
+    for content in (b"{not json", b"[1, 2]"):
+        r = httpx.post(url + "/v1/streams", content=content, headers=headers())
+        assert r.status_code == 400
+    chat = httpx.post(url + "/v1/chat/completions", json={"model": 1}, headers=headers())
+    assert chat.status_code == 400
+
+
+def test_a_provider_without_a_server_key_is_503(
+    serve: object, upstream: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    url = serve()  # type: ignore[operator]
+    r = httpx.post(url + "/v1/streams", json={"prompt": "hi"}, headers=headers())
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "provider_not_configured"
+    assert r.json()["error"]["message"] == "the server has no key for this provider"
+    assert upstream.requests == []
