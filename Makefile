@@ -41,12 +41,13 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet -e '.[bench,server]'
 	$(BIN)/python -m benchmarks.streaming
 	$(BIN)/python -m benchmarks.structured
 	$(BIN)/python -m benchmarks.concurrency
 	$(BIN)/python -m benchmarks.client
 	$(BIN)/python -m benchmarks.events
+	$(BIN)/python -m benchmarks.server
 
 # The same benchmarks with rill from another commit beside this tree, in one run:
 # make bench-base BASE=main~3 [ARGS="--quick"]

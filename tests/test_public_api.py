@@ -108,7 +108,7 @@ async def test_the_old_async_until_done_still_works_and_warns(rill_emulator: Any
     rill_emulator.enqueue(Script.of_text("old name"))
     stream = rill.agenerate_stream("Hi", model="vllm/m", base_url=rill_emulator.base_url)
     with pytest.warns(DeprecationWarning, match="auntil_done"):
-        response = await stream.until_done()
+        response = await stream.until_done()  # type: ignore[deprecated]
     assert response.content == "old name"
 
 
@@ -145,7 +145,7 @@ def test_the_old_end_of_input_names_still_work_and_warn() -> None:
     parser = JsonStreamParser()
     parser.feed("12")
     with pytest.warns(DeprecationWarning, match="flush"):
-        assert parser.close()
+        assert parser.close()  # type: ignore[deprecated]
 
     class Point(BaseModel):
         x: int
@@ -153,8 +153,8 @@ def test_the_old_end_of_input_names_still_work_and_warn() -> None:
     tracker = ObjectTracker(Point)
     tracker.feed('{"x": 1}')
     with pytest.warns(DeprecationWarning, match="flush_document"):
-        assert tracker.end() == {"x": 1}
+        assert tracker.end() == {"x": 1}  # type: ignore[deprecated]
     tracker = ObjectTracker(Point)
     tracker.feed('{"x": 2}')
     with pytest.warns(DeprecationWarning, match="flush"):
-        assert tracker.close() == Point(x=2)
+        assert tracker.close() == Point(x=2)  # type: ignore[deprecated]

@@ -6,10 +6,11 @@ over an async transport (aiohttp on asyncio by default, httpx for a user's
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack
+
+from typing_extensions import deprecated
 
 from ._chunks import StreamChunk
 from ._completion import CompletionOptions, CompletionPrompt, prepare_completion
@@ -89,14 +90,10 @@ class AsyncStream:
             pass
         return self._session.response
 
+    @deprecated("AsyncStream.until_done() is deprecated; use auntil_done()")
     async def until_done(self) -> GenerationResponse:
         """Deprecated: ``auntil_done()`` (async methods take the ``a``
         prefix, as ``aclose`` does). Kept for one release."""
-        warnings.warn(
-            "AsyncStream.until_done() is deprecated; use auntil_done()",
-            DeprecationWarning,
-            stacklevel=2,
-        )
         return await self.auntil_done()
 
     def __repr__(self) -> str:

@@ -53,9 +53,10 @@ orjson stops at 1024. A document that really is deeper can raise it.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable
 from typing import cast
+
+from typing_extensions import deprecated
 
 from .._errors import RillError
 from ._ops import (
@@ -610,12 +611,10 @@ class JsonStreamParser:
         except ValueError as exc:  # more digits than int() accepts
             raise self._fail(str(exc), self._token_start, ops) from None
 
+    @deprecated("JsonStreamParser.close() is deprecated; use flush()")
     def close(self) -> list[Op]:
         """Deprecated: ``flush()``, the end-of-input verb of every incremental
         decoder in rill. Kept for one release."""
-        warnings.warn(
-            "JsonStreamParser.close() is deprecated; use flush()", DeprecationWarning, stacklevel=2
-        )
         return self.flush()
 
     def flush(self) -> list[Op]:

@@ -36,7 +36,6 @@ import functools
 import threading
 import types
 import typing
-import warnings
 from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
@@ -51,6 +50,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.fields import FieldInfo
+from typing_extensions import deprecated
 
 from .._errors import InvalidRequestError, RillError
 from ._assembler import Assembler
@@ -504,20 +504,14 @@ class ObjectTracker(Generic[M]):
         """
         return self.validate(self.flush_document())
 
+    @deprecated("ObjectTracker.close() is deprecated; use flush()")
     def close(self) -> M:
         """Deprecated: ``flush()``. Kept for one release."""
-        warnings.warn(
-            "ObjectTracker.close() is deprecated; use flush()", DeprecationWarning, stacklevel=2
-        )
         return self.flush()
 
+    @deprecated("ObjectTracker.end() is deprecated; use flush_document()")
     def end(self) -> Any:
         """Deprecated: ``flush_document()``. Kept for one release."""
-        warnings.warn(
-            "ObjectTracker.end() is deprecated; use flush_document()",
-            DeprecationWarning,
-            stacklevel=2,
-        )
         return self.flush_document()
 
     def validate(self, document: Any) -> M:

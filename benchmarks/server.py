@@ -1,0 +1,412 @@
+"""rill's server under load: many SSE readers of one stream, the memory
+store beside the Redis store; memory per open idle stream; and the OpenAI
+relay beside LiteLLM's proxy, both in front of the emulator.
+
+``python -m benchmarks.server`` starts, each in its own process: a
+redis-server on a free loopback port (when installed), the server
+(``benchmarks._server_app``: ``RillServer`` plus synthetic producers that
+stamp each event with the wall clock just before its append) and load
+processes (``--load``, half the readers each, aiohttp on one event loop).
+Readers connect, the producer writes ``--events`` (200) events at ``--rate``
+(50) per second, and every reader records receive time minus append time for
+every event. Bounded: every wait has a deadline, every process is stopped by
+its pid. Results also go to ``benchmarks/results/server.json``.
+
+Targets (printed as met / MISSED, never asserted): p99 added latency under
+5 ms with the memory store and under 10 ms with Redis at 1,000 readers;
+under 50 KB per idle open stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ._measure import ROOT, write_results
+
+OUTPUT = ROOT / "benchmarks" / "results" / "server.json"
+TARGET_P99_MS = {"memory": 5.0, "redis": 10.0}
+TARGET_IDLE_KB = 50.0
+DEADLINE = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _wait_http(url: str, process: subprocess.Popen[Any]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not start")
+
+
+@contextlib.contextmanager
+def _redis() -> Iterator[str | None]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--appendonly", "no", "--dir", workdir, "--maxclients", "20000"]
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+                    break
+                time.sleep(0.02)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            _stop(process)
+
+
+@contextlib.contextmanager
+def _server(store: str) -> Iterator[tuple[str, int]]:
+    port = _free_port()
+    argv = [sys.executable, "-m", "benchmarks._server_app", "--port", str(port), "--store", store]
+    process = subprocess.Popen(argv, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url + "/healthz", process)
+        yield url, process.pid
+    finally:
+        _stop(process)
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------ the load process
+
+
+async def _load(url: str, stream_ids: list[str], readers: int) -> dict[str, Any]:
+    import aiohttp
+
+    latencies: list[int] = []
+    received = 0
+    ready = 0
+    all_ready = asyncio.Event()
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    timeout = aiohttp.ClientTimeout(total=DEADLINE)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def reader(i: int) -> None:
+            nonlocal received, ready
+            target = f"{url}/v1/streams/{stream_ids[i % len(stream_ids)]}"
+            buffer = b""
+            first = True
+            async with session.get(target) as response:
+                async for data in response.content.iter_any():
+                    now = time.time_ns()
+                    if first:
+                        first = False
+                        ready += 1
+                        if ready == readers:
+                            all_ready.set()
+                    buffer += data
+                    *blocks, buffer = buffer.split(b"\n\n")
+                    for block in blocks:
+                        at = block.find(b'"t":')
+                        if at >= 0:
+                            latencies.append(
+                                (now - int(block[at + 4 : block.rindex(b"}")])) // 1000
+                            )
+                            received += 1
+                        elif b"event: done" in block:
+                            return
+
+        tasks = [asyncio.create_task(reader(i)) for i in range(readers)]
+        await asyncio.wait_for(all_ready.wait(), 60)
+        print("READY", flush=True)
+        started = time.monotonic()
+        await asyncio.wait_for(asyncio.gather(*tasks), DEADLINE)
+        elapsed = time.monotonic() - started
+    return {"latencies_us": latencies, "received": received, "elapsed": elapsed}
+
+
+def load_main(url: str, ids: list[str], readers: int) -> None:
+    result = asyncio.run(_load(url, ids, readers))
+    print(json.dumps(result), flush=True)
+
+
+def _spawn_loads(
+    url: str, ids: list[str], readers: int, processes: int
+) -> list[subprocess.Popen[str]]:
+    per = readers // processes
+    loads = []
+    for _ in range(processes):
+        argv = [sys.executable, "-m", "benchmarks.server", "--load", url, "--ids", ",".join(ids)]
+        argv += ["--readers", str(per)]
+        loads.append(subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True))
+    for load in loads:
+        assert load.stdout is not None
+        line = load.stdout.readline()
+        if line.strip() != "READY":
+            raise RuntimeError(f"a load process did not get ready: {line!r}")
+    return loads
+
+
+def _collect(loads: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
+    results = []
+    for load in loads:
+        assert load.stdout is not None
+        out, _ = load.communicate(timeout=DEADLINE)
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+# -------------------------------------------------------------- the scenarios
+
+
+def fan_out(store: str, readers: int, events: int, rate: float, processes: int) -> dict[str, Any]:
+    with _server(store) as (url, pid):
+        stream_id = httpx.post(f"{url}/bench/create?events={events}&rate={rate}").json()["id"]
+        loads = _spawn_loads(url, [stream_id], readers, processes)
+        cpu0 = _cpu_seconds(pid)
+        httpx.post(f"{url}/bench/go/{stream_id}")
+        results = _collect(loads)
+        cpu = _cpu_seconds(pid) - cpu0
+    latencies = sorted(x for r in results for x in r["latencies_us"])
+    received = sum(r["received"] for r in results)
+    elapsed = max(r["elapsed"] for r in results)
+    expected = events * (readers // processes) * processes
+    return {
+        "readers": readers,
+        "events": events,
+        "received": received,
+        "complete": received == expected,
+        "events_per_s": received / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] / 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] / 1000,
+        "max_ms": latencies[-1] / 1000,
+        "server_cpu_us_per_event": 1e6 * cpu / max(received, 1),
+    }
+
+
+def idle_memory(store: str, streams: int) -> dict[str, Any]:
+    with _server(store) as (url, pid):
+        # A first small batch warms up allocators and imports.
+        warm = httpx.post(f"{url}/bench/idle?count=20", timeout=60).json()["ids"]
+        loads = _spawn_loads(url, warm, 20, 1)
+        time.sleep(0.5)
+        before = _rss_kb(pid)
+        ids = httpx.post(f"{url}/bench/idle?count={streams}", timeout=120).json()["ids"]
+        time.sleep(0.5)
+        streams_only = _rss_kb(pid)
+        more = _spawn_loads(url, ids, streams, 1)
+        time.sleep(1.0)
+        with_readers = _rss_kb(pid)
+        for load in loads + more:
+            _stop(load)
+    return {
+        "streams": streams,
+        "kb_per_stream": (streams_only - before) / streams,
+        "kb_per_stream_with_reader": (with_readers - before) / streams,
+    }
+
+
+# ---------------------------------------------------------- relay vs LiteLLM
+
+
+async def _relay_round(base: str, concurrency: int) -> dict[str, float]:
+    import aiohttp
+
+    body = {"model": "openai/bench", "messages": [{"role": "user", "content": "Count."}]}
+    body["stream"] = True
+    ttfts: list[float] = []
+    chunks = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one() -> None:
+            nonlocal chunks
+            started = time.monotonic()
+            first = True
+            headers = {"authorization": "Bearer sk-bench"}
+            async with session.post(base + "/chat/completions", json=body, headers=headers) as r:
+                r.raise_for_status()
+                async for data in r.content.iter_any():
+                    if first and b"content" in data:
+                        ttfts.append(time.monotonic() - started)
+                        first = False
+                    chunks += data.count(b'"content"')
+
+        await asyncio.wait_for(one(), DEADLINE)  # warm-up: imports, pools, first connection
+        ttfts.clear()
+        chunks = 0
+        started = time.monotonic()
+        await asyncio.wait_for(asyncio.gather(*(one() for _ in range(concurrency))), DEADLINE)
+        wall = time.monotonic() - started
+    ttfts.sort()
+    return {"wall_s": wall, "ttft_p50_ms": 1000 * ttfts[len(ttfts) // 2], "chunks": chunks}
+
+
+def relay(concurrency: int, chunks: int) -> dict[str, Any]:
+    from ._emulator import emulator
+
+    results: dict[str, Any] = {}
+    with emulator(chunks=chunks, tps=200) as emu_url:
+        results["direct"] = asyncio.run(_relay_round(emu_url, concurrency))
+        port = _free_port()
+        env = {**os.environ, "OPENAI_BASE_URL": emu_url, "OPENAI_API_KEY": "bench"}
+        config = Path(tempfile.mkdtemp()) / "rill.toml"
+        config.write_text("max_streams_per_key = 100000\n")
+        argv = [sys.executable, "-m", "rill", "serve", "--no-auth", "--port", str(port)]
+        argv += ["--config", str(config), "--log-level", "warning"]
+        rill = subprocess.Popen(argv, env=env)
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/healthz", rill)
+            results["rill"] = asyncio.run(_relay_round(f"http://127.0.0.1:{port}/v1", concurrency))
+        finally:
+            _stop(rill)
+            shutil.rmtree(config.parent)
+        litellm = shutil.which("litellm", path=str(Path(sys.executable).parent))
+        if litellm is None:
+            results["litellm"] = (
+                "skipped: LiteLLM's proxy is not installed (pip install 'litellm[proxy]')"
+            )
+            return results
+        port = _free_port()
+        argv = [litellm, "--model", "openai/bench", "--api_base", emu_url, "--port", str(port)]
+        proxy = subprocess.Popen(
+            argv,
+            env={**env, "LITELLM_MASTER_KEY": "sk-bench"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/health/liveliness", proxy)
+            results["litellm"] = asyncio.run(
+                _relay_round(f"http://127.0.0.1:{port}/v1", concurrency)
+            )
+        except Exception as exc:  # a peer that will not start is reported, not fatal
+            results["litellm"] = f"skipped: LiteLLM's proxy failed ({type(exc).__name__}: {exc})"
+        finally:
+            _stop(proxy)
+    return results
+
+
+# -------------------------------------------------------------------- report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--processes", type=int, default=2, help="load processes")
+    parser.add_argument("--idle", type=int, default=1000, help="idle streams for memory")
+    parser.add_argument("--quick", action="store_true", help="200 readers, 100 events")
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--ids", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        load_main(args.load, args.ids.split(","), args.readers)
+        return
+    if args.quick:
+        args.readers, args.events, args.idle = 200, 100, 200
+    results: dict[str, Any] = {"fan_out": {}, "idle": {}}
+    with _redis() as redis_url:
+        stores = {"memory": "memory"}
+        if redis_url is not None:
+            stores["redis"] = redis_url
+        else:
+            print("redis: skipped (redis-server is not installed)")
+        for name, store in stores.items():
+            results["fan_out"][name] = fan_out(
+                store, args.readers, args.events, args.rate, args.processes
+            )
+            results["idle"][name] = idle_memory(store, args.idle)
+    results["relay"] = relay(100 if not args.quick else 20, 200)
+    _print(results)
+    write_results(OUTPUT, results)
+
+
+def _print(results: dict[str, Any]) -> None:
+    print(
+        f"\nSSE fan-out: one stream, {next(iter(results['fan_out'].values()))['readers']} readers"
+    )
+    header = f"{'store':8} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    print(header + f" {'cpu us/ev':>10}  target")
+    for name, r in results["fan_out"].items():
+        met = "met" if r["p99_ms"] < TARGET_P99_MS[name] else "MISSED"
+        print(
+            f"{name:8} {r['events_per_s']:10.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+            f"{r['max_ms']:8.2f} {r['server_cpu_us_per_event']:10.1f}  "
+            f"p99 < {TARGET_P99_MS[name]:.0f} ms {met}{'' if r['complete'] else ' (INCOMPLETE)'}"
+        )
+    fan = results["fan_out"]
+    if "redis" in fan:
+        print(
+            f"redis / memory: p50 {fan['redis']['p50_ms'] / fan['memory']['p50_ms']:.2f}x, "
+            f"p99 {fan['redis']['p99_ms'] / fan['memory']['p99_ms']:.2f}x"
+        )
+    print("\nMemory per idle open stream (server RSS)")
+    for name, r in results["idle"].items():
+        met = "met" if r["kb_per_stream_with_reader"] < TARGET_IDLE_KB else "MISSED"
+        print(
+            f"{name:8} {r['kb_per_stream']:6.1f} KB per stream, "
+            f"{r['kb_per_stream_with_reader']:6.1f} KB with its reader connected "
+            f"(< {TARGET_IDLE_KB:.0f} KB {met})"
+        )
+    print("\nOpenAI relay in front of the emulator (concurrent streams of 200 chunks)")
+    direct = results["relay"]["direct"]
+    for name, r in results["relay"].items():
+        if isinstance(r, str):
+            print(f"{name:8} {r}")
+            continue
+        print(
+            f"{name:8} wall {r['wall_s']:6.2f} s ({r['wall_s'] / direct['wall_s']:.2f}x direct), "
+            f"ttft p50 {r['ttft_p50_ms']:7.1f} ms, chunks {r['chunks']}"
+        )
+    relay_results = results["relay"]
+    if isinstance(relay_results.get("litellm"), dict):
+        ratio = relay_results["litellm"]["wall_s"] / relay_results["rill"]["wall_s"]
+        print(f"litellm / rill wall: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

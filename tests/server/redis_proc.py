@@ -1,0 +1,81 @@
+"""A real redis-server for the tests: started on a free loopback port,
+stopped by its pid. Skips (with the reason) when redis-server is not
+installed, unless CI=true, where it must be."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require_redis() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed (scripts/ci-services installs it)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    return path
+
+
+class RedisProcess:
+    """One redis-server; ``restart(persist=...)`` keeps the port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = require_redis()
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, *, persist: bool = False) -> RedisProcess:
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--dir", str(self.workdir), "--protected-mode", "no", "--loglevel", "warning"]
+        args += ["--save", "", "--appendonly", "yes" if persist else "no"]
+        args += ["--appendfsync", "always"] if persist else []
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def restart(self, *, persist: bool) -> None:
+        self.stop()
+        if not persist:
+            for f in self.workdir.glob("*"):
+                if f.is_file():
+                    f.unlink()
+                elif f.is_dir():
+                    shutil.rmtree(f)
+        self.start(persist=persist)
