@@ -71,7 +71,7 @@ def test_stats_show_cost_only_when_the_response_has_one() -> None:
             self.usage, self.timing, self.finish_reason = rill.Usage(), rill.Timing(), None
             self.cost = Priced()
 
-    assert "cost: 0.00042 USD" in stats_lines(WithCost())  # type: ignore[arg-type]
+    assert "cost: 0.000420 USD" in stats_lines(WithCost())  # type: ignore[arg-type]
 
 
 def test_piped_reasoning_goes_to_stderr_and_the_answer_to_stdout(

@@ -48,5 +48,6 @@ def _money(cost: object) -> str:
     total = getattr(cost, "total", cost)
     currency = getattr(cost, "currency", "USD")
     if isinstance(total, int | float):
-        return f"{total:.6g} {currency}"
+        # Fixed point: a call costs fractions of a cent, which "6.015e-05" hides.
+        return f"{total:.6f} {currency}" if total else f"0 {currency}"
     return str(cost)
