@@ -179,7 +179,8 @@ def _spawn_loads(
     per = readers // processes
     loads = []
     for _ in range(processes):
-        argv = [sys.executable, "-m", "benchmarks.server", "--load", url, "--ids", ",".join(ids)]
+        # "--ids=..." in one word: a stream id may begin with "-".
+        argv = [sys.executable, "-m", "benchmarks.server", "--load", url, f"--ids={','.join(ids)}"]
         argv += ["--readers", str(per)]
         loads.append(subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True))
     for load in loads:
