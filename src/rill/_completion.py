@@ -16,7 +16,7 @@ from typing import Any, Required
 from ._errors import InvalidRequestError
 from ._messages import Message, MessageRole
 from ._params import CompletionParams, Timeouts, validate_completion_params
-from ._request import PreparedRequest, check_call_options, prepared
+from ._request import PreparedRequest, check_call_options, prepared, split_options
 from .providers import Call, resolve_model
 from .wire._limits import DEFAULT_MAX_EVENT_BYTES
 
@@ -58,15 +58,8 @@ def prepare_completion(
     callback: Callable[[Any], Any] | None = None,
 ) -> PreparedRequest:
     """Validate a text completion's arguments and build its HTTP request."""
-    if "model" not in options:
-        raise InvalidRequestError("model= is required, e.g. model='openai/gpt-3.5-turbo-instruct'")
-    params = {k: v for k, v in options.items() if k not in _OPTION_NAMES}
-    return _prepare(
-        prompt,
-        callback=callback,
-        params=params,
-        **{k: v for k, v in options.items() if k in _OPTION_NAMES},
-    )
+    params, endpoint = split_options(options, _OPTION_NAMES, "openai/gpt-3.5-turbo-instruct")
+    return _prepare(prompt, callback=callback, params=params, **endpoint)
 
 
 def _prepare(

@@ -30,6 +30,7 @@ __all__ = [
     "reject_async_callback",
     "EndpointOptions",
     "RequestOptions",
+    "split_options",
     "ResumeOptions",
     "prepare_request",
     "prepare_resume",
@@ -99,15 +100,19 @@ def prepare_request(
     callback: Callable[[Any], Any] | None = None,
 ) -> PreparedRequest:
     """Validate a call's arguments and build its HTTP request."""
-    params = {k: v for k, v in options.items() if k not in _OPTION_NAMES}
+    params, endpoint = split_options(options, _OPTION_NAMES, "openai/gpt-4o-mini")
+    return _prepare(prompt, callback=callback, params=params, **endpoint)
+
+
+def split_options(
+    options: Mapping[str, Any], option_names: frozenset[str], example_model: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A call's keyword arguments as (parameters of the endpoint, options of
+    the call: ``model``, ``base_url``, ``timeout``, ...); ``model`` is required."""
     if "model" not in options:
-        raise InvalidRequestError("model= is required, e.g. model='openai/gpt-4o-mini'")
-    return _prepare(
-        prompt,
-        callback=callback,
-        params=params,
-        **{k: v for k, v in options.items() if k in _OPTION_NAMES},
-    )
+        raise InvalidRequestError(f"model= is required, e.g. model={example_model!r}")
+    params = {k: v for k, v in options.items() if k not in option_names}
+    return params, {k: v for k, v in options.items() if k in option_names}
 
 
 def _prepare(
