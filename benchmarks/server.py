@@ -24,13 +24,14 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +96,23 @@ def _redis() -> Iterator[str | None]:
             _stop(process)
 
 
+def _on_cpu(cpu: int) -> Callable[[], None] | None:
+    """Pin a child to one core (the server to one, the load to another)
+    where the machine has two."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return lambda: os.sched_setaffinity(0, {cpus[cpu]})
+
+
 @contextlib.contextmanager
-def _server(store: str) -> Iterator[tuple[str, int]]:
+def _server(
+    store: str, module: str = "benchmarks._server_app", extra: tuple[str, ...] = ()
+) -> Iterator[tuple[str, int]]:
     port = _free_port()
-    argv = [sys.executable, "-m", "benchmarks._server_app", "--port", str(port), "--store", store]
-    process = subprocess.Popen(argv, cwd=ROOT)
+    argv = [sys.executable, "-m", module, "--port", str(port), *extra]
+    argv += ["--store", store] if store else []
+    process = subprocess.Popen(argv, cwd=ROOT, preexec_fn=_on_cpu(0))
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/healthz", process)
@@ -123,54 +136,84 @@ def _cpu_seconds(pid: int) -> float:
 # ------------------------------------------------------------ the load process
 
 
-async def _load(url: str, stream_ids: list[str], readers: int) -> dict[str, Any]:
-    import aiohttp
+_STAMP = re.compile(rb'"t":(\d+)\}')
 
-    latencies: list[int] = []
-    received = 0
+
+class _SSEReader(asyncio.Protocol):
+    """One SSE reader that only records what arrived and when: parsing waits
+    until the end, so the load process adds as little as it can to the
+    latency it measures."""
+
+    def __init__(self, request: bytes, on_first: Callable[[], None]) -> None:
+        self.request = request
+        self.on_first = on_first
+        self.pieces: list[tuple[int, bytes]] = []
+        self.done = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        self.pieces.append((time.time_ns(), data))
+        if len(self.pieces) == 1:
+            self.on_first()
+        if b"event: done" in data and not self.done.done():
+            self.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def latencies_us(self) -> list[int]:
+        """Receive time minus append time of every event, in µs."""
+        out: list[int] = []
+        tail = b""
+        for at, data in self.pieces:
+            text = tail + data
+            last = 0
+            for match in _STAMP.finditer(text):
+                out.append((at - int(match.group(1))) // 1000)
+                last = match.end()
+            tail = text[max(last, len(text) - 64) :]
+        return out
+
+
+async def _load(url: str, stream_ids: list[str], readers: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    host, port = url.removeprefix("http://").split(":")
     ready = 0
     all_ready = asyncio.Event()
-    connector = aiohttp.TCPConnector(limit=0, force_close=True)
-    timeout = aiohttp.ClientTimeout(total=DEADLINE)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
-        async def reader(i: int) -> None:
-            nonlocal received, ready
-            target = f"{url}/v1/streams/{stream_ids[i % len(stream_ids)]}"
-            buffer = b""
-            first = True
-            async with session.get(target) as response:
-                async for data in response.content.iter_any():
-                    now = time.time_ns()
-                    if first:
-                        first = False
-                        ready += 1
-                        if ready == readers:
-                            all_ready.set()
-                    buffer += data
-                    *blocks, buffer = buffer.split(b"\n\n")
-                    for block in blocks:
-                        at = block.find(b'"t":')
-                        if at >= 0:
-                            latencies.append(
-                                (now - int(block[at + 4 : block.rindex(b"}")])) // 1000
-                            )
-                            received += 1
-                        elif b"event: done" in block:
-                            return
+    def on_first() -> None:
+        nonlocal ready
+        ready += 1
+        if ready == readers:
+            all_ready.set()
 
-        tasks = [asyncio.create_task(reader(i)) for i in range(readers)]
-        await asyncio.wait_for(all_ready.wait(), 60)
-        print("READY", flush=True)
-        started = time.monotonic()
-        await asyncio.wait_for(asyncio.gather(*tasks), DEADLINE)
-        elapsed = time.monotonic() - started
-    return {"latencies_us": latencies, "received": received, "elapsed": elapsed}
+    protocols = []
+    for i in range(readers):
+        path = f"/v1/streams/{stream_ids[i % len(stream_ids)]}"
+        request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        protocol = _SSEReader(request, on_first)
+        await loop.create_connection(lambda p=protocol: p, host, int(port))  # type: ignore[misc]
+        protocols.append(protocol)
+    await asyncio.wait_for(all_ready.wait(), 60)
+    print("READY", flush=True)
+    started = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*(p.done for p in protocols)), DEADLINE)
+    elapsed = time.monotonic() - started
+    latencies = [x for p in protocols for x in p.latencies_us()]
+    return {"latencies_us": latencies, "received": len(latencies), "elapsed": elapsed}
 
 
-def load_main(url: str, ids: list[str], readers: int) -> None:
-    result = asyncio.run(_load(url, ids, readers))
-    print(json.dumps(result), flush=True)
+def load_main(url: str, ids: list[str], readers: int, out: str) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        result = asyncio.run(_load(url, ids, readers))
+    else:
+        result = uvloop.run(_load(url, ids, readers))
+    Path(out).write_text(json.dumps(result))
 
 
 def _spawn_loads(
@@ -178,11 +221,15 @@ def _spawn_loads(
 ) -> list[subprocess.Popen[str]]:
     per = readers // processes
     loads = []
-    for _ in range(processes):
+    for i in range(processes):
         # "--ids=..." in one word: a stream id may begin with "-".
         argv = [sys.executable, "-m", "benchmarks.server", "--load", url, f"--ids={','.join(ids)}"]
-        argv += ["--readers", str(per)]
-        loads.append(subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True))
+        argv += ["--readers", str(per), "--out", str(_load_output(i))]
+        loads.append(
+            subprocess.Popen(
+                argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=_on_cpu(1)
+            )
+        )
     for load in loads:
         assert load.stdout is not None
         line = load.stdout.readline()
@@ -191,12 +238,19 @@ def _spawn_loads(
     return loads
 
 
+def _load_output(i: int) -> Path:
+    return OUTPUT.parent / f".load-{i}.json"
+
+
 def _collect(loads: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
     results = []
-    for load in loads:
-        assert load.stdout is not None
-        out, _ = load.communicate(timeout=DEADLINE)
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    for i, load in enumerate(loads):
+        load.communicate(timeout=DEADLINE)
+        if load.returncode != 0:
+            raise RuntimeError(f"a load process failed with {load.returncode}")
+        path = _load_output(i)
+        results.append(json.loads(path.read_text()))
+        path.unlink()
     return results
 
 
@@ -204,11 +258,24 @@ def _collect(loads: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
 
 
 def fan_out(store: str, readers: int, events: int, rate: float, processes: int) -> dict[str, Any]:
-    with _server(store) as (url, pid):
-        stream_id = httpx.post(f"{url}/bench/create?events={events}&rate={rate}").json()["id"]
+    """One stream read by ``readers``; ``store`` "floor" is the bare server
+    of ``_floor_server`` instead of rill's."""
+    if store == "floor":
+        server = _server(
+            "", "benchmarks._floor_server", ("--events", str(events), "--rate", str(rate))
+        )
+    else:
+        server = _server(store)
+    with server as (url, pid):
+        if store == "floor":
+            stream_id, go = "floor", f"{url}/go"
+        else:
+            created = httpx.post(f"{url}/bench/create?events={events}&rate={rate}")
+            stream_id = created.json()["id"]
+            go = f"{url}/bench/go/{stream_id}"
         loads = _spawn_loads(url, [stream_id], readers, processes)
         cpu0 = _cpu_seconds(pid)
-        httpx.post(f"{url}/bench/go/{stream_id}")
+        httpx.post(go)
         results = _collect(loads)
         cpu = _cpu_seconds(pid) - cpu0
     latencies = sorted(x for r in results for x in r["latencies_us"])
@@ -338,14 +405,15 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=1000)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--processes", type=int, default=2, help="load processes")
+    parser.add_argument("--processes", type=int, default=1, help="load processes")
     parser.add_argument("--idle", type=int, default=1000, help="idle streams for memory")
     parser.add_argument("--quick", action="store_true", help="200 readers, 100 events")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--ids", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        load_main(args.load, args.ids.split(","), args.readers)
+        load_main(args.load, args.ids.split(","), args.readers, args.out)
         return
     if args.quick:
         args.readers, args.events, args.idle = 200, 100, 200

@@ -29,7 +29,7 @@ from ._http import HTTPError, authenticate, error_response, json_response
 from ._log import StreamStore
 from ._state import ServerState
 from ._stores import open_store
-from ._streams import cancel_stream, create_stream, read_stream
+from ._streams import RAW_SEND, cancel_stream, create_stream, read_stream
 
 __all__ = ["RillServer"]
 
@@ -113,7 +113,11 @@ class RillServer:
         await self.state.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        # The send this app was given, for the event streams' body writes: the
+        # layers Starlette wraps around it inside this app only pass body
+        # messages on, and on a stream read by a thousand clients each layer
+        # is a thousand calls per event.
+        await self.app({**scope, RAW_SEND: send}, receive, send)
 
 
 async def _schemas(state: ServerState, request: Request) -> Response:

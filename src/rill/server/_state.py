@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ._config import ServerConfig
+from ._fanout import Fanout
 from ._http import HTTPError
 from ._log import StreamStore
 
@@ -19,6 +20,7 @@ class ServerState:
     def __init__(self, config: ServerConfig, store: StreamStore) -> None:
         self.config = config
         self.store = store
+        self.fanout = Fanout(store, config)
         self.tasks: set[asyncio.Task[None]] = set()
         self.running: dict[str, int] = {}
 
@@ -54,4 +56,5 @@ class ServerState:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.fanout.aclose()
         await self.store.aclose()

@@ -9,27 +9,28 @@ producer's lease, so a producer that died ends the stream with
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
-import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import anyio
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from .._async import AsyncStream
 from .._errors import ConfigurationError, MissingAPIKeyError
+from ._fanout import Reader
 from ._generation import GenerationSpec, events, start
 from ._http import HTTPError, authenticate, json_response, read_json
 from ._log import StoreError, StreamGone, StreamInfo, new_token
-from ._producer import Producer, error_data
-from ._sse import KEEPALIVE, encode_event, parse_last_event_id, preamble
+from ._producer import Producer
+from ._sse import parse_last_event_id, preamble
 from ._state import ServerState
 
-__all__ = ["cancel_stream", "create_stream", "read_stream"]
+__all__ = ["RAW_SEND", "EventStream", "cancel_stream", "create_stream", "read_stream"]
 
 _STREAM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _PARAMS = frozenset({"temperature", "max_tokens", "top_p", "stop", "seed"})
@@ -43,17 +44,13 @@ _FIELDS = _PARAMS | {
     "pipeline",
     "input",
 }
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-LOST = (
-    b"event: error\ndata: "
-    + orjson.dumps(
-        {
-            "code": "stream_lost",
-            "message": "the stream is no longer in the store (it expired, or the store lost it)",
-        }
-    )
-    + b"\n\n"
-)
+# Where ``RillServer`` puts the send it was given (see ``RillServer.__call__``).
+RAW_SEND = "rill.send"
+_SSE_RAW_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
 
 
 def _bad(message: str) -> HTTPError:
@@ -187,57 +184,39 @@ async def read_stream(state: ServerState, request: Request) -> Response:
             raise HTTPError(409, "stale_last_event_id", "that event id is past the stream's end")
         if info.finished and after == info.last_seq:
             return Response(status_code=204)
-    body = _tail(state, stream_id, info.epoch, after)
-    return StreamingResponse(body, media_type="text/event-stream", headers=_SSE_HEADERS)
+    return EventStream(state, stream_id, info.epoch, after)
 
 
-async def _tail(state: ServerState, stream_id: str, epoch: str, after: int) -> AsyncIterator[bytes]:
-    config, store = state.config, state.store
-    yield preamble(epoch, after, config.retry_ms)
-    wait = min(config.keepalive, max(0.05, config.lease_ttl / 2))
-    quiet_since = time.monotonic()
-    outage: float | None = None
-    while True:
+class EventStream(Response):
+    """The SSE response of one reader: a preamble, then whatever the
+    stream's broadcast on this instance writes to it (``_fanout``)."""
+
+    def __init__(self, state: ServerState, stream_id: str, epoch: str, after: int) -> None:
+        # Not Response.__init__, which would declare a length.
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = _SSE_RAW_HEADERS
+        self._state = state
+        self._stream = (stream_id, epoch, after)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stream_id, epoch, after = self._stream
+        head = preamble(epoch, after, self._state.config.retry_ms)
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": head, "more_body": True})
+        reader = Reader(scope.get(RAW_SEND, send), after)
+        broadcast = self._state.fanout.attach(stream_id, epoch, reader)
+        gone = asyncio.get_running_loop().create_task(_disconnect(receive))
         try:
-            batch = await store.read(stream_id, after, wait)
-            if not batch:
-                info = await store.info(stream_id)
-                if info is None:
-                    yield LOST
-                    return
-                if info.finished and after >= info.last_seq:
-                    return
-                if info.lease_lapsed:
-                    message = "the instance producing this stream stopped"
-                    data = error_data("producer_lost", message)
-                    await store.finish(stream_id, "error", data, if_lapsed=True)
-                    continue
-            outage = None
-        except StreamGone:
-            yield LOST
-            return
-        except StoreError:
-            now = time.monotonic()
-            outage = now if outage is None else outage
-            if now - outage > max(3 * config.lease_ttl, 5.0):
-                yield (
-                    b"event: error\ndata: "
-                    + error_data("store_unavailable", "the stream store stopped answering").encode()
-                    + b"\n\n"
-                )
-                return
-            await anyio.sleep(0.1)
-            batch = []
-        now = time.monotonic()
-        if batch:
-            yield b"".join(encode_event(epoch, e) for e in batch)
-            after = batch[-1].seq
-            quiet_since = now
-            if batch[-1].final:
-                return
-        elif now - quiet_since >= config.keepalive:
-            yield KEEPALIVE
-            quiet_since = now
+            await asyncio.wait((gone, reader.done), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            broadcast.remove(reader)
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def cancel_stream(state: ServerState, request: Request) -> Response:
