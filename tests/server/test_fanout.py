@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 
 import httpx
 import pytest
+import redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,10 +20,11 @@ from starlette.routing import Mount, Route
 
 from rill.server._app import RillServer
 from rill.server._config import ServerConfig
-from rill.server._log import Event, new_token
+from rill.server._log import Event, StreamStore, new_token
 from rill.server._memory import MemoryStore
 from rill.server._producer import Producer
 
+from .redis_proc import RedisProcess
 from .serving import ServerThread, events_of, iter_sse, parse_block
 
 
@@ -44,7 +46,7 @@ class Harness:
     opens a stream that waits for ``go`` and then appends ``events`` chunk
     events of ``size`` bytes each, yielding to the loop every ``every``."""
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: StreamStore | str) -> None:
         self.server = RillServer(ServerConfig(auth=False, lease_ttl=10.0), store)
         self.gates: dict[str, asyncio.Event] = {}
         routes = [
@@ -165,3 +167,35 @@ def test_a_client_that_stops_reading_holds_up_no_one(harness: tuple[Harness, str
         assert _read_raw_to_end(stalled) == list(range(n))
     finally:
         stalled.close()
+
+
+def _subscriptions(client: redis.Redis) -> list[int]:
+    """The channel counts of the connections that have subscriptions."""
+    listing: list[dict[str, str]] = client.client_list()
+    return [int(c["sub"]) for c in listing if int(c.get("sub", "0"))]
+
+
+def test_waiting_on_many_redis_streams_takes_one_connection(redis_server: RedisProcess) -> None:
+    streams = 30
+    client = redis.Redis.from_url(redis_server.url)
+    with ServerThread(Harness(redis_server.url).app) as thread:
+        url = thread.url
+        ids = [httpx.post(f"{url}/test/create?events=2").json()["id"] for _ in range(streams)]
+        readers = [_raw_reader(url, stream_id) for stream_id in ids]
+        try:
+            for _ in range(100):
+                if _subscriptions(client) == [streams]:
+                    break
+                threading.Event().wait(0.05)
+            # One connection subscribed to every stream's channel, and no
+            # connection blocked in a read per stream.
+            assert _subscriptions(client) == [streams]
+            assert client.info("clients")["blocked_clients"] == 0
+            for stream_id in ids:
+                httpx.post(f"{url}/test/go/{stream_id}")
+            for sock in readers:
+                assert _read_raw_to_end(sock) == [0, 1]
+        finally:
+            for sock in readers:
+                sock.close()
+    client.close()

@@ -9,8 +9,9 @@ expiry). Appends and finishes are Lua scripts, so the lease check, the
 seq it expects to follow: a retry after a lost reply is recognised instead of
 appending twice.
 
-Readers of one stream in one process share a single blocking ``XREAD`` (a
-"tail") and its recent events, so a thousand readers cost one connection.
+A reader that has read a stream to its end waits for a notice that the next
+append publishes, on one pub/sub connection per store (``_redis_notices``),
+so following a thousand streams costs one connection, not a thousand.
 Keys expire: ``running_ttl`` while a stream runs, ``finished_ttl`` after its
 final event. redis-py's asyncio client ties this store to asyncio.
 """
@@ -19,9 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import time
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,6 +43,7 @@ from ._log import (
     new_token,
     require_final,
 )
+from ._redis_notices import Notices
 
 __all__ = ["RedisStore", "StoreUnavailable"]
 
@@ -84,6 +83,7 @@ else
 end
 redis.call('EXPIRE', KEYS[1], ttl)
 if seq > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
+if n > 0 then redis.call('PUBLISH', KEYS[4], seq) end
 return seq
 """
 
@@ -100,7 +100,18 @@ redis.call('HSET', KEYS[1], 'seq', seq, 'finished', 1, 'writer', ARGV[5])
 redis.call('DEL', KEYS[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', KEYS[4], seq)
 return 1
+"""
+
+# ARGV: first id, count. Events after a seq, or why there are none: 0 the
+# stream is open, 1 it has ended, -1 it is not in Redis. One round trip.
+_SINCE = """
+local rows = redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2])
+if #rows > 0 then return rows end
+local finished = redis.call('HGET', KEYS[1], 'finished')
+if not finished then return -1 end
+return finished == '1' and 1 or 0
 """
 
 _INFO = """
@@ -109,41 +120,16 @@ if not h[1] then return false end
 return {h[1], h[2], h[3], h[4], redis.call('EXISTS', KEYS[3])}
 """
 
-_TAIL_BUFFER = 1024
-_TAIL_BLOCK_MS = 1000
-_TAIL_IDLE = 2.0
-
 
 class StoreUnavailable(StoreError):
     """Redis did not answer (restarting, unreachable); callers retry."""
 
 
-class _Tail:
-    """One blocking XREAD per stream per process, fanned out to its readers."""
-
-    __slots__ = ("changed", "events", "last", "readers", "task", "touched")
-
-    def __init__(self, last: int) -> None:
-        self.last = last
-        self.events: deque[Event] = deque(maxlen=_TAIL_BUFFER)
-        self.changed = asyncio.Event()
-        self.readers = 0
-        self.touched = time.monotonic()
-        self.task: asyncio.Task[None] | None = None
-
-    def after(self, seq: int) -> list[Event] | None:
-        """Buffered events after ``seq``; None when the buffer cannot say."""
-        if seq == self.last:
-            return []
-        if not self.events or seq + 1 < self.events[0].seq or seq > self.last:
-            return None
-        start = seq + 1 - self.events[0].seq
-        return list(itertools.islice(self.events, start, start + READ_BATCH))
-
-
 def _keys(stream_id: str) -> list[str]:
+    """``meta``, ``log``, ``lease``, and the channel appends are announced on
+    (not a key, but named with the same hash tag, as scripts name it)."""
     tag = f"rill:{{stream:{stream_id}}}"
-    return [f"{tag}:meta", f"{tag}:log", f"{tag}:lease"]
+    return [f"{tag}:meta", f"{tag}:log", f"{tag}:lease", f"{tag}:appended"]
 
 
 def _ms(seconds: float) -> int:
@@ -167,7 +153,7 @@ class RedisStore(StreamStore):
         # Commands are retried across a reconnect (a restarting Redis); every
         # script is safe to repeat (see ``_APPEND``; ``_CREATE`` knows its epoch).
         # Commands share a bounded pool (callers queue for a connection);
-        # each tail's blocking XREAD has a connection of its own.
+        # waiting readers share one pub/sub connection (``Notices``).
         options: dict[str, Any] = {
             "decode_responses": True,
             "health_check_interval": 5,
@@ -178,12 +164,14 @@ class RedisStore(StreamStore):
             url, max_connections=max_connections, timeout=20, **options
         )
         self._redis: Redis = Redis(connection_pool=pool)
-        self._blocking: Redis = Redis.from_url(url, max_connections=2**31 - 1, **options)
+        # The pub/sub connection, outside the pool that commands queue for.
+        self._subscriber: Redis = Redis.from_url(url, **options)
+        self._notices = Notices(self._subscriber)
         self._create = self._redis.register_script(_CREATE)
         self._append = self._redis.register_script(_APPEND)
         self._finish = self._redis.register_script(_FINISH)
         self._info = self._redis.register_script(_INFO)
-        self._tails: dict[str, _Tail] = {}
+        self._since_script = self._redis.register_script(_SINCE)
         self._seqs: dict[str, int] = {}
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
@@ -256,95 +244,42 @@ class RedisStore(StreamStore):
         done = finished == "1"
         return StreamInfo(epoch, tenant, int(seq), done, not done and not int(leased))
 
-    async def _range(self, stream_id: str, after: int) -> list[Event]:
-        try:
-            rows: Any = await self._redis.xrange(
-                _keys(stream_id)[1], min=f"0-{after + 1}", count=READ_BATCH
-            )
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from None
-        return [_event(entry_id, fields) for entry_id, fields in rows]
+    async def _since(self, stream_id: str, after: int) -> tuple[list[Event], bool]:
+        """Events after ``after``, and whether there are none because the
+        stream has ended. Raises ``StreamGone``."""
+        args = [f"0-{after + 1}", READ_BATCH]
+        reply = await self._call(self._since_script, _keys(stream_id), args)
+        if isinstance(reply, list):
+            return [_event(entry_id, _fields(fields)) for entry_id, fields in reply], False
+        if reply == -1:
+            raise StreamGone(stream_id)
+        return [], reply == 1
 
     async def read(self, stream_id: str, after: int, timeout: float) -> list[Event]:
-        tail = self._tails.get(stream_id)
-        if tail is not None:
-            tail.touched = time.monotonic()
-            buffered = tail.after(after)
-            if buffered:
-                return buffered
-        if tail is None or buffered is None:
-            events = await self._range(stream_id, after)
-            if events:
-                return events
-            info = await self.info(stream_id)
-            if info is None:
-                raise StreamGone(stream_id)
-            if info.finished:
-                return []
-        tail = self._tail(stream_id, after)
-        tail.touched = time.monotonic()
-        tail.readers += 1
-        try:
-            changed = tail.changed
-            if tail.after(after) == []:
-                # asyncio.timeout, not wait_for: no task per wait (one per reader per event).
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):
-                        await changed.wait()
-            buffered = tail.after(after)
-        finally:
-            tail.readers -= 1
-        if buffered is None:
-            return await self._range(stream_id, after)
-        return buffered
-
-    def _tail(self, stream_id: str, after: int) -> _Tail:
-        tail = self._tails.get(stream_id)
-        if tail is None or tail.task is None or tail.task.done():
-            tail = self._tails[stream_id] = _Tail(after)
-            tail.task = asyncio.create_task(self._follow(stream_id, tail))
-        return tail
-
-    async def _follow(self, stream_id: str, tail: _Tail) -> None:
-        log = _keys(stream_id)[1]
-        try:
-            # A tail ends once no reader has waited on it for a while (readers
-            # busy between two waits still count), or after the final event.
-            while tail.readers or time.monotonic() - tail.touched < _TAIL_IDLE:
-                try:
-                    reply: Any = await self._blocking.xread(
-                        {log: f"0-{tail.last}"}, count=READ_BATCH, block=_TAIL_BLOCK_MS
-                    )
-                except (RedisConnectionError, RedisTimeoutError, OSError):
-                    await asyncio.sleep(0.1)
-                    continue
-                if not reply:
-                    continue
-                final = False
-                for entry_id, fields in reply[0][1]:
-                    event = _event(entry_id, fields)
-                    tail.events.append(event)
-                    tail.last = event.seq
-                    final = final or event.final
-                changed, tail.changed = tail.changed, asyncio.Event()
-                changed.set()
-                if final:
-                    return
-        finally:
-            if self._tails.get(stream_id) is tail:
-                del self._tails[stream_id]
-            tail.changed.set()
+        events, ended = await self._since(stream_id, after)
+        if events or ended or timeout <= 0:
+            return events
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                async with self._notices.watching(_keys(stream_id)[3]) as channel:
+                    changed = channel.changed
+                    # Again, now that an append would be announced.
+                    events, ended = await self._since(stream_id, after)
+                    if events or ended:
+                        return events
+                    await changed.wait()
+        return (await self._since(stream_id, after))[0]
 
     async def aclose(self) -> None:
-        tasks = [t.task for t in self._tails.values() if t.task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._notices.aclose()
         await self._redis.aclose()
         await self._redis.connection_pool.disconnect()
-        await self._blocking.aclose()
+        await self._subscriber.aclose()
+
+
+def _fields(flat: list[str]) -> dict[str, str]:
+    """A Redis Stream entry's fields as a script returns them: a flat list."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def _event(entry_id: str, fields: dict[str, str]) -> Event:
