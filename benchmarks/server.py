@@ -143,6 +143,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 _STAMP = re.compile(rb'"t":(\d+)\}')
+_TEXT = re.compile(rb'"content":"[^"]')
 
 
 class _SSEReader(asyncio.Protocol):
@@ -343,10 +344,11 @@ async def _relay_round(base: str, concurrency: int) -> dict[str, float]:
             async with session.post(base + "/chat/completions", json=body, headers=headers) as r:
                 r.raise_for_status()
                 async for data in r.content.iter_any():
-                    if first and b"content" in data:
+                    # The first text, not the role-only first chunk.
+                    if first and _TEXT.search(data):
                         ttfts.append(time.monotonic() - started)
                         first = False
-                    chunks += data.count(b'"content"')
+                    chunks += len(_TEXT.findall(data))
 
         await asyncio.wait_for(one(), DEADLINE)  # warm-up: imports, pools, first connection
         ttfts.clear()

@@ -13,6 +13,8 @@ from types import TracebackType
 class TunnelProxy:
     def __init__(self) -> None:
         self.targets: list[str] = []
+        # Each CONNECT's Proxy-Authorization header (None when it had none).
+        self.credentials: list[str | None] = []
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -63,6 +65,7 @@ class TunnelProxy:
                 writer.write(b"HTTP/1.1 405 Method Not Allowed\r\ncontent-length: 0\r\n\r\n")
                 return
             self.targets.append(target)
+            self.credentials.append(_header(head, b"proxy-authorization"))
             host, _, port = target.rpartition(":")
             up_reader, up_writer = await asyncio.open_connection(host, int(port))
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -72,6 +75,14 @@ class TunnelProxy:
             pass
         finally:
             writer.close()
+
+
+def _header(head: bytes, name: bytes) -> str | None:
+    for line in head.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip().decode("latin-1")
+    return None
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -9,6 +9,7 @@ The origin is the emulator speaking HTTPS with a certificate from a test CA
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import ssl
@@ -102,6 +103,17 @@ def test_https_proxy_from_the_environment(tls_emulator: Emulator, ca_file: str) 
         assert all(not answered[t].endswith("Error") for t in TRANSPORTS), answered
         origin = f"127.0.0.1:{tls_emulator.port}"
         assert proxy.targets == [origin] * len(TRANSPORTS)
+
+
+def test_proxy_credentials_in_the_url_are_sent_to_the_proxy(
+    tls_emulator: Emulator, ca_file: str
+) -> None:
+    with TunnelProxy() as proxy:
+        url = proxy.url.replace("http://", "http://user:s%40cret@")
+        answered = run_child(tls_emulator.base_url, SSL_CERT_FILE=ca_file, HTTPS_PROXY=url)
+        assert all(not answered[t].endswith("Error") for t in TRANSPORTS), answered
+        expected = "Basic " + base64.b64encode(b"user:s@cret").decode()
+        assert proxy.credentials == [expected] * len(TRANSPORTS)
 
 
 def test_no_proxy_bypasses_it(tls_emulator: Emulator, ca_file: str) -> None:

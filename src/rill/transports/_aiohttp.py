@@ -24,10 +24,13 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import urllib.parse
+import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 
 import aiohttp
+from yarl import URL
 
 from .._errors import RemoteError
 from .._session import StreamSession
@@ -52,18 +55,46 @@ def _translate(
     return session.failure(exc)
 
 
+def _environment_proxy(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
+    """The proxy ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` name for
+    ``url`` unless ``NO_PROXY`` exempts it, with its credentials apart.
+
+    What aiohttp's ``trust_env`` finds, read here in place: aiohttp reads the
+    environment (and ``~/.netrc``) in a worker thread on every request, and
+    at a hundred concurrent calls those thread hops delay first tokens by
+    tens of milliseconds. rill sends its own credentials, so ``.netrc`` has
+    nothing to add (httpx does not read it either).
+    """
+    proxies = urllib.request.getproxies_environment()
+    if not proxies:
+        return None, None
+    target = urllib.parse.urlsplit(url)
+    proxy = proxies.get(target.scheme)
+    if proxy is None or urllib.request.proxy_bypass(target.hostname or ""):
+        return None, None
+    parsed = URL(proxy)
+    if parsed.user is None:
+        return proxy, None
+    auth = aiohttp.BasicAuth(parsed.user, parsed.password or "")
+    return str(parsed.with_user(None)), auth
+
+
 class AiohttpTransport:
-    """Async requests through an ``aiohttp.ClientSession``."""
+    """Async requests through an ``aiohttp.ClientSession``; with
+    ``environment_proxies``, through the proxy the environment names (rill's
+    pooled session; a caller's session keeps its own ``trust_env``)."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_client", "_proxies")
 
-    def __init__(self, client: aiohttp.ClientSession) -> None:
+    def __init__(self, client: aiohttp.ClientSession, *, environment_proxies: bool = False) -> None:
         self._client = client
+        self._proxies = environment_proxies
 
     async def send(self, session: StreamSession) -> AiohttpResponse:
         http = session.request.http
         timeouts = session.request.timeouts
         headers = {"accept-encoding": ACCEPT_ENCODING, **http.headers}
+        proxy, proxy_auth = _environment_proxy(http.url) if self._proxies else (None, None)
         left = max(0.0, session.deadline - time.perf_counter())
         try:
             async with asyncio.timeout(left):
@@ -74,6 +105,8 @@ class AiohttpTransport:
                     headers=headers,
                     allow_redirects=False,
                     auto_decompress=False,
+                    proxy=proxy,
+                    proxy_auth=proxy_auth,
                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect),
                 )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -201,10 +234,10 @@ async def pooled_transport() -> AiohttpTransport:
     client = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0, ssl=_ssl_context),
         auto_decompress=False,
-        trust_env=True,
+        trust_env=False,  # the environment's proxies are read per request, in place
         timeout=aiohttp.ClientTimeout(total=None),
     )
-    transport = _pools[loop] = AiohttpTransport(client)
+    transport = _pools[loop] = AiohttpTransport(client, environment_proxies=True)
     # asyncio.run() (and any loop closed with shutdown_asyncgens) finalizes
     # every live async generator before closing the loop: this one's
     # ``finally`` closes the pool there, inside the loop that owns it.
