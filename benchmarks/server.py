@@ -379,10 +379,15 @@ def relay(concurrency: int, chunks: int) -> dict[str, Any]:
         finally:
             _stop(rill)
             shutil.rmtree(config.parent)
-        litellm = shutil.which("litellm", path=str(Path(sys.executable).parent))
+        # LiteLLM's proxy pins its own dependencies, so it may live in a
+        # virtualenv of its own: LITELLM names that executable.
+        litellm = os.environ.get("LITELLM") or shutil.which(
+            "litellm", path=str(Path(sys.executable).parent)
+        )
         if litellm is None:
             results["litellm"] = (
-                "skipped: LiteLLM's proxy is not installed (pip install 'litellm[proxy]')"
+                "skipped: LiteLLM's proxy is not installed (pip install 'litellm[proxy]', "
+                "or set LITELLM to its executable)"
             )
             return results
         port = _free_port()
