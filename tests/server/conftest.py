@@ -9,7 +9,7 @@ import pytest
 
 from rill.testing import Emulator
 
-from .redis_proc import RedisProcess
+from .redis_proc import RedisClusterProcess, RedisProcess
 
 UPSTREAM_KEY = "sk-upstream-secret-0123456789"
 
@@ -23,7 +23,16 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProc
         proc.stop()
 
 
-KINDS = ["memory", "sqlite", "redis"]
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcess]:
+    cluster = RedisClusterProcess(tmp_path_factory.mktemp("redis-cluster")).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+KINDS = ["memory", "sqlite", "redis", "redis-cluster"]
 
 
 def _url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -31,6 +40,9 @@ def _url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return "memory"
     if kind == "sqlite":
         return f"sqlite:{tmp_path / 'streams.db'}"
+    if kind == "redis-cluster":
+        cluster: RedisClusterProcess = request.getfixturevalue("redis_cluster")
+        return cluster.url
     redis: RedisProcess = request.getfixturevalue("redis_server")
     return redis.url
 
@@ -38,7 +50,7 @@ def _url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture(params=KINDS)
 def store_url(request: pytest.FixtureRequest, anyio_backend: str, tmp_path: Path) -> str:
     """A store URL as ``rill serve --store`` takes it, fresh per (async) test."""
-    if request.param == "redis" and anyio_backend != "asyncio":
+    if request.param.startswith("redis") and anyio_backend != "asyncio":
         pytest.skip("redis-py's asyncio client runs on asyncio only")
     return _url(request.param, request, tmp_path)
 

@@ -42,8 +42,8 @@ class RedisProcess:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, *, persist: bool = False) -> RedisProcess:
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+    def start(self, *, persist: bool = False, extra: list[str] | None = None) -> RedisProcess:
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", *(extra or [])]
         args += ["--dir", str(self.workdir), "--protected-mode", "no", "--loglevel", "warning"]
         args += ["--save", "", "--appendonly", "yes" if persist else "no"]
         args += ["--appendfsync", "always"] if persist else []
@@ -79,3 +79,48 @@ class RedisProcess:
                 elif f.is_dir():
                     shutil.rmtree(f)
         self.start(persist=persist)
+
+
+class RedisClusterProcess:
+    """A Redis Cluster of three masters (no replicas) on free loopback
+    ports: three redis-servers in cluster mode, joined by
+    ``redis-cli --cluster create``; stopped by their pids."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = require_redis()
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            pytest.skip("redis-cli is not installed (it comes with redis-server)")
+        self.cli = cli
+        self.nodes = [RedisProcess(workdir / f"node{i}") for i in range(3)]
+
+    @property
+    def url(self) -> str:
+        """A store URL naming one node; the client learns the others."""
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self) -> RedisClusterProcess:
+        for node in self.nodes:
+            node.workdir.mkdir(parents=True, exist_ok=True)
+            node.start(extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        create = [self.cli, "--cluster", "create", *addresses, "--cluster-replicas", "0"]
+        subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True, timeout=30)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            states = [self._info(node.port) for node in self.nodes]
+            if all("cluster_state:ok" in state for state in states):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the Redis Cluster did not come up")
+
+    def _info(self, port: int) -> str:
+        done = subprocess.run(
+            [self.cli, "-p", str(port), "cluster", "info"], capture_output=True, timeout=5
+        )
+        return done.stdout.decode()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

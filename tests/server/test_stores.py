@@ -1,6 +1,7 @@
-"""One scenario suite for every store: memory, SQLite (a real file) and Redis
-(a real redis-server). "Two instances" are two store objects over the same
-backend (the memory store is one object: it serves one process)."""
+"""One scenario suite for every store: memory, SQLite (a real file), Redis
+(a real redis-server) and a Redis Cluster (three real redis-servers). "Two
+instances" are two store objects over the same backend (the memory store is
+one object: it serves one process)."""
 
 from __future__ import annotations
 
@@ -254,11 +255,12 @@ async def test_redis_recognises_a_retried_append_and_finish(
 ) -> None:
     """A command whose reply was lost is sent again by the client: the store
     must answer as the first time, never append twice."""
-    if not store_url.startswith("redis://"):
+    if not store_url.startswith(("redis://", "redis+cluster://")):
         pytest.skip("the retry guard is the Redis store's (the others have no lost replies)")
     from rill.server._redis import RedisStore
 
-    store = RedisStore(store_url)
+    store = open_store(store_url)
+    assert isinstance(store, RedisStore)
     try:
         sid, token = _id(), new_token()
         await store.create(sid, "t", token, 5.0)

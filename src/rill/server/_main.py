@@ -19,7 +19,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--store",
         default="memory",
-        help="memory (one process), sqlite:PATH (one machine) or redis://HOST:PORT/DB",
+        help="memory (one process), sqlite:PATH (one machine), redis://HOST:PORT/DB "
+        "or redis+cluster://HOST:PORT (any node of a Redis Cluster)",
     )
     parser.add_argument("--config", metavar="FILE", help="a TOML file of settings")
     parser.add_argument(

@@ -23,7 +23,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -137,7 +137,8 @@ def _ms(seconds: float) -> int:
 
 
 class RedisStore(StreamStore):
-    """Streams in Redis at ``url`` (``redis://host:port/db``)."""
+    """Streams in Redis at ``url`` (``redis://host:port/db``); with
+    ``cluster``, in the Redis Cluster that ``url``'s node belongs to."""
 
     def __init__(
         self,
@@ -146,6 +147,7 @@ class RedisStore(StreamStore):
         running_ttl: float = 86400.0,
         finished_ttl: float = 300.0,
         max_connections: int = 50,
+        cluster: bool = False,
     ) -> None:
         self.url = url
         self.running_ttl = running_ttl
@@ -158,14 +160,21 @@ class RedisStore(StreamStore):
             "decode_responses": True,
             "health_check_interval": 5,
             "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 8),
-            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
         }
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=20, **options
-        )
-        self._redis: Redis = Redis(connection_pool=pool)
-        # The pub/sub connection, outside the pool that commands queue for.
-        self._subscriber: Redis = Redis.from_url(url, **options)
+        self._redis: Redis | RedisCluster
+        if cluster:
+            # One pool per node, of at most ``max_connections``; commands and
+            # scripts go to the node that owns their keys' slot.
+            self._redis = RedisCluster.from_url(url, max_connections=max_connections, **options)
+            self._subscriber: Redis | RedisCluster = RedisCluster.from_url(url, **options)
+        else:
+            options["retry_on_error"] = [RedisConnectionError, RedisTimeoutError]
+            pool = BlockingConnectionPool.from_url(
+                url, max_connections=max_connections, timeout=20, **options
+            )
+            self._redis = Redis(connection_pool=pool)
+            # The pub/sub connection, outside the pool that commands queue for.
+            self._subscriber = Redis.from_url(url, **options)
         self._notices = Notices(self._subscriber)
         self._create = self._redis.register_script(_CREATE)
         self._append = self._redis.register_script(_APPEND)
@@ -273,7 +282,8 @@ class RedisStore(StreamStore):
     async def aclose(self) -> None:
         await self._notices.aclose()
         await self._redis.aclose()
-        await self._redis.connection_pool.disconnect()
+        if isinstance(self._redis, Redis):
+            await self._redis.connection_pool.disconnect()
         await self._subscriber.aclose()
 
 

@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -54,12 +54,14 @@ class Channel:
 
 
 class Notices:
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis | RedisCluster) -> None:
         self._client = client
         self._pubsub: PubSub | None = None
         self._channels: dict[str, Channel] = {}
         self._listener: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
+        self._wanted = asyncio.Event()
 
     @contextlib.asynccontextmanager
     async def watching(self, name: str) -> AsyncIterator[Channel]:
@@ -79,18 +81,25 @@ class Notices:
                 asyncio.get_running_loop().call_later(_LINGER, self._release, channel)
 
     async def _subscribe(self, channel: Channel) -> None:
+        if self._closed:
+            raise RedisConnectionError("the store is closed")
         if self._pubsub is None:
+            if isinstance(self._client, RedisCluster):
+                # Learns the slots, which choose the node to subscribe on (any
+                # would do: a cluster passes every PUBLISH to every node).
+                await self._client.initialize()
             self._pubsub = self._client.pubsub()
         # One at a time: concurrent first subscriptions would each open a
         # connection for the same PubSub (redis-py keeps the last).
         async with self._lock:
             await self._pubsub.subscribe(channel.name)
+        self._wanted.set()
         if self._listener is None or self._listener.done():
             self._listener = asyncio.get_running_loop().create_task(self._listen())
         await channel.confirmed.wait()
 
     def _release(self, channel: Channel) -> None:
-        if channel.users or self._channels.get(channel.name) is not channel:
+        if self._closed or channel.users or self._channels.get(channel.name) is not channel:
             return
         del self._channels[channel.name]
         if self._pubsub is not None:
@@ -106,9 +115,17 @@ class Notices:
         pubsub = self._pubsub
         assert pubsub is not None
         while True:
+            if not pubsub.subscribed:
+                # Nothing to listen to (redis-py may even have let go of the
+                # connection): until the next subscription.
+                self._wanted.clear()
+                await self._wanted.wait()
+                continue
             try:
                 message = await pubsub.get_message(timeout=1.0)
-            except (RedisConnectionError, RedisTimeoutError, OSError):
+            except (RedisConnectionError, RedisTimeoutError, OSError, RuntimeError):
+                # (RuntimeError: redis-py let go of the connection as the
+                # last channel was unsubscribed under this read.)
                 # Whatever was published meanwhile is lost: every waiter reads
                 # again. redis-py subscribes again when it reconnects, and
                 # each channel is confirmed anew.
@@ -130,6 +147,7 @@ class Notices:
                 channel.confirmed.set()
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -8,7 +8,9 @@ __all__ = ["open_store"]
 
 
 def open_store(url: str) -> StreamStore:
-    """``memory``, ``sqlite:PATH`` or ``redis://host:port/db`` (``rediss://`` for TLS)."""
+    """``memory``, ``sqlite:PATH``, ``redis://host:port/db`` (``rediss://``
+    for TLS) or ``redis+cluster://host:port`` (``rediss+cluster://``), any
+    node of a Redis Cluster."""
     if url == "memory":
         from ._memory import MemoryStore
 
@@ -24,4 +26,11 @@ def open_store(url: str) -> StreamStore:
         from ._redis import RedisStore
 
         return RedisStore(url)
-    raise ValueError(f"unknown store {url!r}: use memory, sqlite:PATH or redis://HOST:PORT/DB")
+    if url.startswith(("redis+cluster://", "rediss+cluster://")):
+        from ._redis import RedisStore
+
+        return RedisStore(url.replace("+cluster", "", 1), cluster=True)
+    raise ValueError(
+        f"unknown store {url!r}: use memory, sqlite:PATH, redis://HOST:PORT/DB "
+        "or redis+cluster://HOST:PORT (any node of a Redis Cluster)"
+    )
