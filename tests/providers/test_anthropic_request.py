@@ -422,7 +422,10 @@ def test_json_schema_response_format_is_a_structured_output() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"n": 2}, "provider .anthropic. does not support n=2: it returns one completion per request"),
+        (
+            {"n": 2},
+            "provider .anthropic. does not support n=2: it returns one completion per request",
+        ),
         ({"seed": 0}, "no seed"),
         ({"logprobs": True}, "log probabilities"),
         ({"top_logprobs": 3}, "log probabilities"),
