@@ -45,9 +45,9 @@ from ._param_support import ParamTable, Refused, listed, render_params
 
 __all__ = [
     "ADAPTIVE_MAX_TOKENS",
+    "ANTHROPIC_PARAMS",
     "DEFAULT_MAX_TOKENS",
     "THINKING_BUDGETS",
-    "ANTHROPIC_PARAMS",
     "THINKING_HEADROOM",
     "build_body",
     "supports_adaptive_thinking",

@@ -68,6 +68,9 @@ _THINK: dict[str, bool | str] = {
 _SYSTEM_ROLES = (MessageRole.SYSTEM, MessageRole.DEVELOPER)
 
 
+# ------------------------------------------------------------------ parameters
+
+
 def _option(name: str) -> Render:
     """Sends a parameter in ``options`` as ``name``."""
 
@@ -113,6 +116,36 @@ _CHAT_PARAMS: ParamTable = {
 }
 # A text completion's suffix (the text after the insertion point).
 _GENERATE_PARAMS: ParamTable = {**_CHAT_PARAMS, "suffix": "suffix"}
+
+
+def _apply_params(codec: Codec, body: dict[str, Any], call: Call) -> None:
+    """The parameters as ``codec`` declares them, then ``extra_body``, whose
+    ``options`` are merged into rill's rather than replacing them."""
+    render_params(codec, call, body)
+    options: dict[str, Any] = body.pop("options", {})
+    extra = dict(call.extra_body)
+    extra_options = extra.pop("options", None)
+    if isinstance(extra_options, dict):
+        options.update(extra_options)
+    elif extra_options is not None:
+        raise InvalidRequestError("extra_body['options'] must be a dict of Ollama options")
+    if options:
+        body["options"] = options
+    body.update(extra)
+
+
+def _format(response_format: dict[str, Any]) -> Any:
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        if not isinstance(schema, dict):
+            raise InvalidRequestError("response_format json_schema needs a 'schema' object")
+        return schema
+    if kind == "text":
+        return None
+    raise InvalidRequestError(f"unsupported response_format type {kind!r} for ollama")
 
 
 @dataclass(frozen=True)
@@ -238,37 +271,6 @@ def providers() -> list[Provider]:
         OllamaProvider("ollama", OllamaChatCodec(), DEFAULT_HOST, **common),
         OllamaProvider("ollama-generate", generate, DEFAULT_HOST, **common),
     ]
-
-
-# ------------------------------------------------------------------ parameters
-
-
-def _apply_params(codec: Codec, body: dict[str, Any], call: Call) -> None:
-    render_params(codec, call, body)
-    options: dict[str, Any] = body.pop("options", {})
-    extra = dict(call.extra_body)
-    extra_options = extra.pop("options", None)
-    if isinstance(extra_options, dict):
-        options.update(extra_options)
-    elif extra_options is not None:
-        raise InvalidRequestError("extra_body['options'] must be a dict of Ollama options")
-    if options:
-        body["options"] = options
-    body.update(extra)
-
-
-def _format(response_format: dict[str, Any]) -> Any:
-    kind = response_format.get("type")
-    if kind == "json_object":
-        return "json"
-    if kind == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema")
-        if not isinstance(schema, dict):
-            raise InvalidRequestError("response_format json_schema needs a 'schema' object")
-        return schema
-    if kind == "text":
-        return None
-    raise InvalidRequestError(f"unsupported response_format type {kind!r} for ollama")
 
 
 def _tool_json(tool: ToolSpec) -> dict[str, Any]:
