@@ -156,17 +156,18 @@ class Params:
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
-    stop: str | list[str] | None = None
+    stop: str | list[str] | None = None  # a list, or one sequence
     seed: int | None = None
-    n: int | None = None
-    response_format: dict[str, Any] | None = None
+    n: int | None = None  # choices (per prompt, for a text completion)
+    response_format: dict[str, Any] | None = None  # OpenAI's shape
     logprobs: bool | None = None
-    top_logprobs: int | None = None
+    top_logprobs: int | None = None  # alternatives per token
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     parallel_tool_calls: bool | None = None
-    reasoning_effort: str | None = None
-    user: str | None = None
+    reasoning_effort: str | None = None  # "none", "minimal", "low", ..., "max"
+    user: str | None = None  # the end user, for the provider's abuse checks
+    # A text completion's own.
     best_of: int | None = None
     echo: bool | None = None
     suffix: str | None = None
