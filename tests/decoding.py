@@ -8,12 +8,15 @@ from typing import Any
 
 from rill import Message, MessageRole, StreamChunk
 from rill._accumulate import Accumulator
+from rill._params import Params
 from rill.providers import Call, ChunkDecoder
 
 
 def call(**params: Any) -> Call:
     """A minimal call, for building a codec's stream decoder."""
-    return Call(model="m", messages=(Message(MessageRole.USER, "x"),), params=params, provider="p")
+    return Call(
+        model="m", messages=(Message(MessageRole.USER, "x"),), params=Params(**params), provider="p"
+    )
 
 
 def decode_split(

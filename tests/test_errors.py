@@ -219,7 +219,7 @@ def test_a_whole_body_error_names_the_provider_of_the_call() -> None:
     (non-streamed) body is reported under the provider that sent it."""
     from rill.providers import Call, get_provider
 
-    call = Call(model="m", messages=(), params={}, provider="groq")
+    call = Call(model="m", messages=(), provider="groq")
     codec = get_provider("groq").codec
     with pytest.raises(rill.ProviderStreamError, match=r"^groq .*model overloaded"):
         codec.decode_response(call, b'{"error": {"message": "model overloaded"}}')

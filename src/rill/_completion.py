@@ -15,7 +15,12 @@ from typing import Any, Required
 
 from ._errors import InvalidRequestError
 from ._messages import Message, MessageRole
-from ._params import CompletionParams, Timeouts, validate_completion_params
+from ._params import (
+    CompletionParams,
+    Timeouts,
+    completion_call_params,
+    validate_completion_params,
+)
 from ._request import PreparedRequest, check_call_options, prepared, split_options
 from .providers import Call, resolve_model
 from .wire._limits import DEFAULT_MAX_EVENT_BYTES
@@ -85,7 +90,7 @@ def _prepare(
     call = Call(
         model=model_id,
         messages=tuple(Message(MessageRole.USER, text) for text in prompts),
-        params=checked,
+        params=completion_call_params(checked),
         # The server picks the best of several: nothing to stream until then.
         stream=provider.streaming and (best_of is None or best_of <= 1),
         stream_usage=provider.stream_usage,

@@ -106,5 +106,5 @@ def _estimated_tokens(request: PreparedRequest) -> int:
     """What a request books before it is sent: its prompt, estimated, and
     the most it may generate when that is bounded."""
     usage = estimate_usage(request.messages, "", model=request.call.model)
-    max_tokens = request.call.params.get("max_tokens")
-    return usage.prompt_tokens + (max_tokens if isinstance(max_tokens, int) else 0)
+    max_tokens = request.call.params.max_tokens
+    return usage.prompt_tokens + (max_tokens or 0)

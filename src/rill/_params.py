@@ -5,8 +5,8 @@ and text completions' own (``CompletionParams``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, TypedDict
+from dataclasses import dataclass, fields
+from typing import Any, Literal, TypedDict, get_args
 
 from ._errors import InvalidRequestError
 
@@ -14,7 +14,10 @@ __all__ = [
     "CompletionParams",
     "GenerationParams",
     "Mode",
+    "ParamName",
+    "Params",
     "Timeouts",
+    "completion_call_params",
     "validate_completion_params",
     "validate_params",
 ]
@@ -113,6 +116,76 @@ assert set(_COMPLETION_TYPES) == set(CompletionParams.__annotations__)
 _CHAT_ONLY = dict.fromkeys(
     {*_TYPES, "system", "messages"} - set(_COMPLETION_TYPES), "a chat parameter"
 )
+
+
+ParamName = Literal[
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "stop",
+    "seed",
+    "n",
+    "response_format",
+    "logprobs",
+    "top_logprobs",
+    "presence_penalty",
+    "frequency_penalty",
+    "parallel_tool_calls",
+    "reasoning_effort",
+    "user",
+    "best_of",
+    "echo",
+    "suffix",
+    "logit_bias",
+]
+"""The name of a field of ``Params``: what a codec's ``supported_params`` is keyed by."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Params:
+    """The validated parameters of one call, as codecs receive them
+    (``Call.params``); None is "not set", and a codec sends nothing for it.
+
+    Chat's (``GenerationParams`` but ``tools`` and ``tool_choice``, which
+    ``Call`` holds normalized) and a text completion's (``CompletionParams``)
+    share one type, so a codec that serves both reads one vocabulary. A text
+    completion's ``logprobs=k`` (k alternatives per token) arrives as chat
+    spells it, ``logprobs=True, top_logprobs=k``; ``best_of``, ``echo``,
+    ``suffix`` and ``logit_bias`` are set only by text completions."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: str | list[str] | None = None  # a list, or one sequence
+    seed: int | None = None
+    n: int | None = None  # choices (per prompt, for a text completion)
+    response_format: dict[str, Any] | None = None  # OpenAI's shape
+    logprobs: bool | None = None
+    top_logprobs: int | None = None  # alternatives per token
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: str | None = None  # "none", "minimal", "low", ..., "max"
+    user: str | None = None  # the end user, for the provider's abuse checks
+    # A text completion's own.
+    best_of: int | None = None
+    echo: bool | None = None
+    suffix: str | None = None
+    logit_bias: dict[str, float] | None = None
+
+
+assert [f.name for f in fields(Params)] == list(get_args(ParamName))
+assert set(_TYPES) - {"tools", "tool_choice"} <= set(get_args(ParamName)) >= set(_COMPLETION_TYPES)
+
+
+def completion_call_params(checked: Mapping[str, Any]) -> Params:
+    """A text completion's validated parameters (``validate_completion_params``)
+    as ``Params``: its count ``logprobs`` becomes ``top_logprobs``."""
+    values = dict(checked)
+    count = values.pop("logprobs", None)
+    if count is not None:
+        values["logprobs"], values["top_logprobs"] = True, count
+    return Params(**values)
 
 
 def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:

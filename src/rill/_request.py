@@ -11,7 +11,7 @@ from typing import Any, Required, TypedDict
 
 from ._errors import InvalidRequestError
 from ._messages import Message, Prompt, normalize_messages
-from ._params import GenerationParams, Timeouts, validate_params
+from ._params import GenerationParams, Params, Timeouts, validate_params
 from ._tools import normalize_tool_choice, normalize_tools
 from .providers import (
     Call,
@@ -139,7 +139,7 @@ def _prepare(
     call = Call(
         model=model_id,
         messages=messages,
-        params=checked,
+        params=Params(**checked),
         stream=provider.streaming,
         tools=tools,
         tool_choice=None if choice is None else normalize_tool_choice(choice, tools),
@@ -253,7 +253,7 @@ def _prepare_resume(
     )
     return PreparedRequest(
         provider=provider,
-        call=Call(model=model_id, messages=(), params={}, provider=provider.name),
+        call=Call(model=model_id, messages=(), provider=provider.name),
         http=http,
         timeouts=Timeouts.of(timeout),
         max_retries=max_retries,

@@ -76,10 +76,10 @@ def _request_attributes(request: PreparedRequest) -> dict[str, Any]:
         "rill.provider": provider,
     }
     for name, key in _PARAMS.items():
-        value = request.call.params.get(name)
+        value = getattr(request.call.params, name)
         if value is not None:
             attributes[key] = value
-    stop = request.call.params.get("stop")
+    stop = request.call.params.stop
     if stop is not None:
         attributes["gen_ai.request.stop_sequences"] = [stop] if isinstance(stop, str) else stop
     from urllib.parse import urlsplit

@@ -191,7 +191,6 @@ def test_thinking_round_trips_through_to_message(emulator: Emulator) -> None:
                 message,
                 Message(MessageRole.TOOL, "1.0", tool_call_id=response.tool_calls[0].id),
             ),
-            params={},
         )
     )
     [thinking, tool_use] = body["messages"][1]["content"]

@@ -21,7 +21,7 @@ from rill.testing._script import RecordedRequest
 
 from ..conftest import wire_files
 
-WHOLE = Call(model="m", messages=(), params={}, provider="anthropic")
+WHOLE = Call(model="m", messages=(), provider="anthropic")
 """The call a whole (non-streamed) body answers, for ``decode_response``."""
 
 MODEL = "anthropic/claude-sonnet-4-5"
@@ -320,7 +320,7 @@ def test_bad_bytes_and_cut_streams_are_typed_errors(
 
 
 def test_a_stream_decoder_is_sans_io() -> None:
-    call = Call(model="m", messages=(Message(MessageRole.USER, "x"),), params={}, provider="p")
+    call = Call(model="m", messages=(Message(MessageRole.USER, "x"),), provider="p")
     decoder = get_provider("anthropic").codec.stream_decoder(call)
     chunks = decoder.feed(HEAD)
     assert [c.content for c in chunks] == ["", "Half an ans"]

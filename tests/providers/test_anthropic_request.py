@@ -11,6 +11,7 @@ import pytest
 
 import rill
 from rill import InvalidRequestError, Message, MessageRole, ToolCall
+from rill._params import Params
 from rill._tools import ToolSpec
 from rill.providers import Call, get_provider
 from rill.providers._anthropic_request import supports_adaptive_thinking
@@ -27,7 +28,7 @@ WEATHER = ToolSpec(
 def body(*messages: Message, model: str = "claude-sonnet-4-5", **kw: Any) -> dict[str, Any]:
     params = kw.pop("params", {})
     return PROVIDER.codec.build_body(
-        Call(model=model, messages=messages or (user("Hi"),), params=params, **kw)
+        Call(model=model, messages=messages or (user("Hi"),), params=Params(**params), **kw)
     )
 
 
@@ -36,7 +37,7 @@ def user(text: Any) -> Message:
 
 
 def test_the_endpoint_and_its_headers() -> None:
-    call = Call(model="claude-haiku-4-5", messages=(user("Hi"),), params={})
+    call = Call(model="claude-haiku-4-5", messages=(user("Hi"),))
     request = PROVIDER.build_request(call, base_url=None, api_key="sk-ant-secret")
     assert request.url == "https://api.anthropic.com/v1/messages"
     assert request.headers["x-api-key"] == "sk-ant-secret"
@@ -59,7 +60,7 @@ def test_the_endpoint_and_its_headers() -> None:
 def test_base_url_from_the_environment_with_or_without_v1(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    call = Call(model="m", messages=(user("Hi"),), params={})
+    call = Call(model="m", messages=(user("Hi"),))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://proxy.local/")
     assert PROVIDER.build_request(call, base_url=None, api_key=None).url == (
@@ -421,7 +422,10 @@ def test_json_schema_response_format_is_a_structured_output() -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"n": 2}, "support n=: it returns one completion per request"),
+        (
+            {"n": 2},
+            "provider .anthropic. does not support n=2: it returns one completion per request",
+        ),
         ({"seed": 0}, "no seed"),
         ({"logprobs": True}, "log probabilities"),
         ({"top_logprobs": 3}, "log probabilities"),

@@ -23,7 +23,7 @@ from rill.testing import Emulator, Reply, Script, ScriptedToolCall
 from ..conftest import WIRE
 from ..decoding import decode_split
 
-WHOLE = Call(model="m", messages=(), params={}, provider="cohere")
+WHOLE = Call(model="m", messages=(), provider="cohere")
 """The call a whole (non-streamed) body answers, for ``decode_response``."""
 
 CORPUS = WIRE / "other" / "cohere-v2-tool-calls.sse"
@@ -568,5 +568,5 @@ def test_endpoint_and_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_stream_false_is_sent_when_not_streaming() -> None:
     from rill.providers import Call
 
-    request = Call(model="m", messages=(Message(MessageRole.USER, "x"),), params={}, stream=False)
+    request = Call(model="m", messages=(Message(MessageRole.USER, "x"),), stream=False)
     assert CohereCodec().build_body(request)["stream"] is False

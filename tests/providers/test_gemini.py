@@ -35,7 +35,7 @@ from rill.testing import Emulator, Fault, Reply, Script, ScriptedToolCall
 from ..conftest import wire_files
 from ..decoding import call, decode_split
 
-WHOLE = Call(model="m", messages=(), params={}, provider="gemini")
+WHOLE = Call(model="m", messages=(), provider="gemini")
 """The call a whole (non-streamed) body answers, for ``decode_response``."""
 
 BODIES = wire_files("gemini", "*.sse") + wire_files("gemini", "*.json")

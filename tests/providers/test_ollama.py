@@ -24,7 +24,7 @@ from rill.testing import Emulator, Reply, Script, ScriptedToolCall
 from ..conftest import wire_files
 from ..decoding import decode_split
 
-WHOLE = Call(model="m", messages=(), params={}, provider="ollama")
+WHOLE = Call(model="m", messages=(), provider="ollama")
 """The call a whole (non-streamed) body answers, for ``decode_response``."""
 
 NDJSON = "application/x-ndjson"
@@ -809,5 +809,5 @@ def test_endpoint_url_and_optional_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_stream_false_is_sent_when_not_streaming() -> None:
     codec = OllamaChatCodec()
-    request = Call(model="m", messages=(Message(MessageRole.USER, "x"),), params={}, stream=False)
+    request = Call(model="m", messages=(Message(MessageRole.USER, "x"),), stream=False)
     assert codec.build_body(request)["stream"] is False

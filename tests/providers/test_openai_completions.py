@@ -200,7 +200,7 @@ def test_several_prompts_are_complete_once_every_choice_finished() -> None:
     choices have finished."""
     body = sse(chunk(text(0, "a", "stop")), chunk(text(1, "b", "stop")), done=False)
     decoder = OpenAICompletionsCodec().stream_decoder(
-        rill.providers.Call(model="m", messages=(), params={"n": 1}, prompt=("p", "q", "r"))
+        rill.providers.Call(model="m", messages=(), prompt=("p", "q", "r"))
     )
     decoder.feed(body)
     assert not decoder.complete

@@ -44,7 +44,7 @@ from rill.testing import Emulator, Fault, Reply, Script, ScriptedToolCall
 from ..conftest import wire_files
 from ..decoding import call, decode_split
 
-WHOLE = Call(model="m", messages=(), params={}, provider="openai-responses")
+WHOLE = Call(model="m", messages=(), provider="openai-responses")
 """The call a whole (non-streamed) body answers, for ``decode_response``."""
 
 BODIES = wire_files("openai-responses")

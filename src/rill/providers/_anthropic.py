@@ -16,7 +16,7 @@ import orjson
 
 from .._chunks import StreamChunk
 from .._errors import ProtocolError, ProviderStreamError, provider_error_message
-from ._anthropic_request import build_body
+from ._anthropic_request import ANTHROPIC_PARAMS, build_body
 from ._anthropic_stream import AnthropicDecoder, decode_message
 from ._base import Call
 from ._failures import decode_body
@@ -66,12 +66,13 @@ class AnthropicCodec:
     """Builds Messages requests and decodes their responses."""
 
     name = "anthropic"
+    supported_params = ANTHROPIC_PARAMS
 
     def path(self, call: Call) -> str:
         return "/v1/messages"
 
     def build_body(self, call: Call) -> dict[str, Any]:
-        return build_body(call)
+        return build_body(self, call)
 
     def stream_decoder(self, call: Call) -> AnthropicDecoder:
         return AnthropicDecoder(call.provider, max_event_bytes=call.max_event_bytes)

@@ -40,10 +40,12 @@ from .._errors import InvalidRequestError
 from .._messages import Message, MessageRole
 from .._response import ToolCall
 from .._tools import ToolSpec
-from ._base import Call
+from ._base import Call, Codec
+from ._param_support import ParamTable, Refused, listed, render_params
 
 __all__ = [
     "ADAPTIVE_MAX_TOKENS",
+    "ANTHROPIC_PARAMS",
     "DEFAULT_MAX_TOKENS",
     "THINKING_BUDGETS",
     "THINKING_HEADROOM",
@@ -75,18 +77,6 @@ _ADAPTIVE_EFFORTS: Mapping[str, str] = {
     "max": "max",
 }
 
-_UNSUPPORTED: Mapping[str, str] = {
-    "n": "it returns one completion per request; send n requests instead",
-    "seed": "it has no seed; remove seed=",
-    "logprobs": "it returns no log probabilities; remove logprobs=",
-    "top_logprobs": "it returns no log probabilities; remove top_logprobs=",
-    "presence_penalty": "it has no presence penalty; remove presence_penalty=",
-    "frequency_penalty": "it has no frequency penalty; remove frequency_penalty=",
-}
-# Values of those parameters that ask for nothing, accepted so that code
-# written for OpenAI runs unchanged.
-_NO_OPS: Mapping[str, object] = {"n": 1, "logprobs": False, "top_logprobs": 0}
-
 # Kept in ``items`` for the caller but never sent back: a cited text block's
 # text is already in the message content.
 _NOT_SENT_BACK = frozenset({"text"})
@@ -106,39 +96,18 @@ def supports_adaptive_thinking(model: str) -> bool:
     return (major, minor) >= (4, 6)
 
 
-def build_body(call: Call) -> dict[str, Any]:
-    params = call.params
-    for name, why in _UNSUPPORTED.items():
-        value = params.get(name)
-        if value is None or (name != "seed" and value == _NO_OPS.get(name, 0)):
-            continue
-        raise InvalidRequestError(f"Anthropic does not support {name}=: {why}")
+def build_body(codec: Codec, call: Call) -> dict[str, Any]:
+    """The Messages request body for ``call``; ``codec`` declares the parameters."""
     system, messages = render_messages(call.messages)
     body: dict[str, Any] = {"model": call.model, "messages": messages}
     if system:
         body["system"] = system
-    max_tokens = params.get("max_tokens")
-    if max_tokens is not None:
-        body["max_tokens"] = max_tokens
-    for name in ("temperature", "top_p"):
-        if params.get(name) is not None:
-            body[name] = params[name]
-    stop = params.get("stop")
-    if stop:
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
     if call.tools:
         body["tools"] = [_tool_json(t) for t in call.tools]
-    choice = _tool_choice(call.tool_choice, params.get("parallel_tool_calls"))
+    choice = _tool_choice(call.tool_choice)
     if choice is not None:
         body["tool_choice"] = choice
-    effort = params.get("reasoning_effort")
-    if effort is not None:
-        _apply_reasoning_effort(body, call.model, effort, max_tokens)
-    response_format = params.get("response_format")
-    if response_format is not None:
-        _apply_response_format(body, response_format)
-    if params.get("user") is not None:
-        body["metadata"] = {"user_id": params["user"]}
+    render_params(codec, call, body)
     if call.stream:
         body["stream"] = True
     _merge_extra(body, call.extra_body)
@@ -150,9 +119,8 @@ def build_body(call: Call) -> dict[str, Any]:
 # ------------------------------------------------------------------ parameters
 
 
-def _apply_reasoning_effort(
-    body: dict[str, Any], model: str, effort: str, max_tokens: int | None
-) -> None:
+def _reasoning_effort(body: dict[str, Any], effort: str, call: Call) -> None:
+    model, max_tokens = call.model, call.params.max_tokens
     if effort == "none":
         return
     if effort not in THINKING_BUDGETS:
@@ -175,7 +143,7 @@ def _apply_reasoning_effort(
     body["thinking"] = {"type": "enabled", "budget_tokens": budget}
 
 
-def _apply_response_format(body: dict[str, Any], response_format: Mapping[str, Any]) -> None:
+def _response_format(body: dict[str, Any], response_format: Mapping[str, Any], call: Call) -> None:
     kind = response_format.get("type")
     if kind == "text":
         return
@@ -196,23 +164,57 @@ def _apply_response_format(body: dict[str, Any], response_format: Mapping[str, A
     )
 
 
-def _tool_choice(choice: str | None, parallel: bool | None) -> dict[str, Any] | None:
+def _tool_choice(choice: str | None) -> dict[str, Any] | None:
     if choice is None:
-        if parallel is False:
-            return {"type": "auto", "disable_parallel_tool_use": True}
         return None
-    out: dict[str, Any]
     if choice == "auto":
-        out = {"type": "auto"}
-    elif choice == "none":
+        return {"type": "auto"}
+    if choice == "none":
         return {"type": "none"}
-    elif choice == "required":
-        out = {"type": "any"}
-    else:
-        out = {"type": "tool", "name": choice}
-    if parallel is False:
-        out["disable_parallel_tool_use"] = True
-    return out
+    if choice == "required":
+        return {"type": "any"}
+    return {"type": "tool", "name": choice}
+
+
+def _parallel_tool_calls(body: dict[str, Any], parallel: bool, call: Call) -> None:
+    # Anthropic says it the other way round, inside tool_choice (where "none"
+    # makes it moot).
+    if parallel:
+        return
+    choice = body.setdefault("tool_choice", {"type": "auto"})
+    if choice["type"] != "none":
+        choice["disable_parallel_tool_use"] = True
+
+
+def _user(body: dict[str, Any], user: str, call: Call) -> None:
+    body["metadata"] = {"user_id": user}
+
+
+def _no_logprobs(name: str) -> Refused:
+    return Refused(f"it returns no log probabilities; remove {name}=", accepts=0)
+
+
+# Values that ask for nothing (n=1, logprobs=False, a zero penalty) are
+# accepted, so that code written for OpenAI runs unchanged. reasoning_effort
+# comes before response_format: both write output_config.
+ANTHROPIC_PARAMS: ParamTable = {
+    "max_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "stop": listed("stop_sequences"),
+    "parallel_tool_calls": _parallel_tool_calls,
+    "reasoning_effort": _reasoning_effort,
+    "response_format": _response_format,
+    "user": _user,
+    "n": Refused("it returns one completion per request; send n requests instead", accepts=1),
+    "seed": Refused("it has no seed; remove seed="),
+    "logprobs": _no_logprobs("logprobs"),
+    "top_logprobs": _no_logprobs("top_logprobs"),
+    "presence_penalty": Refused("it has no presence penalty; remove presence_penalty=", accepts=0),
+    "frequency_penalty": Refused(
+        "it has no frequency penalty; remove frequency_penalty=", accepts=0
+    ),
+}
 
 
 def _tool_json(tool: ToolSpec) -> dict[str, Any]:

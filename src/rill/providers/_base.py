@@ -2,7 +2,9 @@
 and how to authenticate). Several endpoints share one codec, as every
 OpenAI-compatible server shares the Chat Completions codec.
 
-A codec is sans-IO. ``build_body`` turns a call into the JSON request body;
+A codec is sans-IO. ``supported_params`` declares the common parameters it
+takes and how each is rendered (``_param_support``); ``build_body`` turns a
+call into the JSON request body;
 ``stream_decoder`` returns a fresh object that turns response bytes into
 ``StreamChunk`` values; ``decode_response`` turns a whole non-streamed body
 into chunks, so both paths feed the same accumulator.
@@ -17,17 +19,23 @@ from typing import Any, Protocol
 from .._chunks import StreamChunk
 from .._errors import RemoteError
 from .._messages import Message
+from .._params import Params
 from .._tools import ToolSpec
 from ..wire._limits import DEFAULT_MAX_EVENT_BYTES
+from ._param_support import ParamTable
 
 __all__ = ["Call", "ChunkDecoder", "Codec", "HTTPRequest"]
+
+
+_NO_PARAMS = Params()
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
     """A validated generation request, independent of any provider.
 
-    ``params`` holds the common parameters other than tools; ``tools`` and
+    ``params`` holds the common parameters other than tools, typed, None
+    where not set (rendered by ``_param_support.render_params``); ``tools`` and
     ``tool_choice`` are normalized (``auto``/``none``/``required``/a tool name)
     for each codec to render. ``stream`` is False for providers that cannot
     stream: their whole response then arrives as one chunk per choice.
@@ -38,7 +46,7 @@ class Call:
 
     model: str
     messages: tuple[Message, ...]
-    params: Mapping[str, Any]
+    params: Params = _NO_PARAMS
     stream: bool = True
     stream_usage: bool = True
     extra_body: Mapping[str, Any] = field(default_factory=dict)
@@ -52,8 +60,7 @@ class Call:
 
     @property
     def n(self) -> int:
-        n = self.params.get("n", 1)
-        return n if isinstance(n, int) else 1
+        return self.params.n or 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +126,17 @@ class Codec(Protocol):
     it as their origin, so state only this format understands (signatures,
     items) is sent back only to it."""
 
+    supported_params: ParamTable
+    """The common parameters this format takes, each mapped to its wire key,
+    to a function that renders it, or to ``Refused`` (see ``_param_support``).
+    ``build_body`` renders them with ``render_params``, which refuses at the
+    call any set parameter missing here."""
+
     def build_body(self, call: Call) -> dict[str, Any]:
         """The JSON request body for ``call``: messages, tools and
-        parameters rendered in this format, ``call.extra_body`` merged last.
-        Raises ``InvalidRequestError`` for what the format cannot express."""
+        parameters rendered in this format (``render_params`` with
+        ``supported_params``), ``call.extra_body`` merged last. Raises
+        ``InvalidRequestError`` for what the format cannot express."""
         ...
 
     def path(self, call: Call) -> str:

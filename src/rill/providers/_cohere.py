@@ -31,11 +31,23 @@ from .._response import ToolCall
 from .._tools import ToolSpec
 from ._base import Call
 from ._cohere_stream import CITATION_ITEM, CohereDecoder, decode_response
+from ._param_support import ParamTable, Refused, listed, render_params
 from ._provider import Provider
 
 __all__ = ["CohereCodec", "providers"]
 
-_RENAMED = {
+_CHOICE = {"none": "NONE", "required": "REQUIRED"}
+
+
+def _response_format(body: dict[str, Any], value: dict[str, Any], call: Call) -> None:
+    body["response_format"] = _cohere_format(value)
+
+
+def _thinking(body: dict[str, Any], value: str, call: Call) -> None:
+    body["thinking"] = {"type": "disabled" if value == "none" else "enabled"}
+
+
+_COHERE_PARAMS: ParamTable = {
     "temperature": "temperature",
     "max_tokens": "max_tokens",
     "top_p": "p",
@@ -43,14 +55,19 @@ _RENAMED = {
     "frequency_penalty": "frequency_penalty",
     "presence_penalty": "presence_penalty",
     "logprobs": "logprobs",
+    "stop": listed("stop_sequences"),
+    "response_format": _response_format,
+    "reasoning_effort": _thinking,
+    "n": Refused("it generates one reply per request; send n requests", accepts=1),
+    "parallel_tool_calls": Refused("it cannot be told to call one tool at a time", accepts=True),
 }
-_CHOICE = {"none": "NONE", "required": "REQUIRED"}
 
 
 class CohereCodec:
     """Builds ``/v2/chat`` requests and decodes their event streams."""
 
     name = "cohere-v2"
+    supported_params = _COHERE_PARAMS
 
     def path(self, call: Call) -> str:
         return "/v2/chat"
@@ -73,31 +90,7 @@ class CohereCodec:
             body["tools"] = [_tool_json(t) for t in tools]
             if any(t.strict for t in tools):
                 body["strict_tools"] = True
-        for key, value in call.params.items():
-            if value is None:
-                continue
-            renamed = _RENAMED.get(key)
-            if renamed is not None:
-                body[renamed] = value
-            elif key == "stop":
-                body["stop_sequences"] = [value] if isinstance(value, str) else list(value)
-            elif key == "n":
-                if value != 1:
-                    raise InvalidRequestError(
-                        f"cohere generates one reply per request (n={value}); send {value} requests"
-                    )
-            elif key == "response_format":
-                body["response_format"] = _response_format(value)
-            elif key == "reasoning_effort":
-                body["thinking"] = {"type": "disabled" if value == "none" else "enabled"}
-            elif key == "parallel_tool_calls":
-                if value is not True:
-                    raise InvalidRequestError(
-                        "cohere cannot be told to call one tool at a time "
-                        "(parallel_tool_calls=False)"
-                    )
-            else:
-                raise InvalidRequestError(f"cohere does not support the parameter {key!r}")
+        render_params(self, call, body)
         body.update(call.extra_body)
         return body
 
@@ -123,7 +116,7 @@ def providers() -> list[Provider]:
     ]
 
 
-def _response_format(value: dict[str, Any]) -> dict[str, Any]:
+def _cohere_format(value: dict[str, Any]) -> dict[str, Any]:
     kind = value.get("type")
     if kind == "text":
         return {"type": "text"}

@@ -30,7 +30,7 @@ from urllib.parse import quote
 from .._chunks import StreamChunk
 from .._errors import ConfigurationError, MissingAPIKeyError
 from ._base import Call
-from ._gemini_request import build_gemini_body
+from ._gemini_request import GEMINI_PARAMS, build_gemini_body
 from ._gemini_stream import GeminiDecoder, decode_gemini_response
 from ._provider import Provider
 
@@ -43,13 +43,14 @@ class GeminiCodec:
     """Builds ``generateContent`` requests and decodes their responses."""
 
     name = "gemini"
+    supported_params = GEMINI_PARAMS
 
     def path(self, call: Call) -> str:
         """The Gemini API path, for endpoints that take it as it is."""
         return f"/{_model_path(call.model, 'models/')}{_method(call)}"
 
     def build_body(self, call: Call) -> dict[str, Any]:
-        return build_gemini_body(call)
+        return build_gemini_body(self, call)
 
     def stream_decoder(self, call: Call) -> GeminiDecoder:
         return GeminiDecoder(call.n, call.provider, max_event_bytes=call.max_event_bytes)

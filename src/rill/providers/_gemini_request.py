@@ -34,9 +34,10 @@ from .._errors import InvalidRequestError
 from .._messages import Message, MessageRole
 from .._response import ToolCall
 from .._tools import ToolSpec
-from ._base import Call
+from ._base import Call, Codec
+from ._param_support import ParamTable, Refused, listed, render_params
 
-__all__ = ["build_gemini_body"]
+__all__ = ["GEMINI_PARAMS", "build_gemini_body"]
 
 # Google's documented stand-in for a function call that has no thought signature.
 _SKIP_SIGNATURE = "skip_thought_signature_validator"
@@ -45,22 +46,14 @@ _EFFORTS = ("none", "minimal", "low", "medium", "high")
 # Gemini 2.x thinking budgets in tokens; the OpenAI-compatible endpoint maps
 # low/medium/high to the same values.
 _BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
-_GENERATION = {
-    "temperature": "temperature",
-    "top_p": "topP",
-    "max_tokens": "maxOutputTokens",
-    "seed": "seed",
-    "n": "candidateCount",
-    "presence_penalty": "presencePenalty",
-    "frequency_penalty": "frequencyPenalty",
-}
 _CHOICE_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _GENERATION_NUMBER = re.compile(r"(?:models/)?gemini-(\d+)")
 _DATA_URL = re.compile(r"data:([^;,]+)?(?:;[^,]*)?;base64,(.*)", re.DOTALL)
 
 
-def build_gemini_body(call: Call) -> dict[str, Any]:
-    """The JSON body of a ``generateContent`` / ``streamGenerateContent`` request."""
+def build_gemini_body(codec: Codec, call: Call) -> dict[str, Any]:
+    """The JSON body of a ``generateContent`` / ``streamGenerateContent``
+    request; ``codec`` declares the parameters, which go in ``generationConfig``."""
     system, contents = _contents(call.messages, _needs_signatures(call.model))
     body: dict[str, Any] = {"contents": contents}
     if system:
@@ -69,7 +62,8 @@ def build_gemini_body(call: Call) -> dict[str, Any]:
         body["tools"] = [{"functionDeclarations": [_declaration(t) for t in call.tools]}]
     if call.tool_choice is not None:
         body["toolConfig"] = {"functionCallingConfig": _calling_config(call)}
-    config = _generation_config(call)
+    config: dict[str, Any] = {}
+    render_params(codec, call, config)
     if config:
         body["generationConfig"] = config
     if call.extra_body:
@@ -80,39 +74,24 @@ def build_gemini_body(call: Call) -> dict[str, Any]:
 # ------------------------------------------------------------------- params
 
 
-def _generation_config(call: Call) -> dict[str, Any]:
-    config: dict[str, Any] = {}
-    for key, value in call.params.items():
-        if value is None:
-            continue
-        field = _GENERATION.get(key)
-        if field is not None:
-            config[field] = value
-        elif key == "stop":
-            config["stopSequences"] = [value] if isinstance(value, str) else list(value)
-        elif key == "logprobs":
-            config["responseLogprobs"] = value
-        elif key == "top_logprobs":
-            config["responseLogprobs"] = True
-            config["logprobs"] = value
-        elif key == "response_format":
-            config.update(_response_format(value))
-        elif key == "reasoning_effort":
-            config["thinkingConfig"] = _thinking(value, call.model)
-        elif key == "parallel_tool_calls":
-            if value is False:
-                raise InvalidRequestError(
-                    "parallel_tool_calls=False is not supported by Gemini, which may "
-                    "always call several functions at once"
-                )
-        elif key == "user":
-            raise InvalidRequestError("Gemini has no 'user' parameter; leave it out")
-        else:
-            raise InvalidRequestError(f"parameter {key!r} is not supported by Gemini")
-    return config
+def _logprobs(config: dict[str, Any], value: bool, call: Call) -> None:
+    config["responseLogprobs"] = value
 
 
-def _response_format(value: Mapping[str, Any]) -> dict[str, Any]:
+def _top_logprobs(config: dict[str, Any], value: int, call: Call) -> None:
+    config["responseLogprobs"] = True
+    config["logprobs"] = value
+
+
+def _reasoning_effort(config: dict[str, Any], value: str, call: Call) -> None:
+    config["thinkingConfig"] = _thinking(value, call.model)
+
+
+def _response_format(config: dict[str, Any], value: Mapping[str, Any], call: Call) -> None:
+    config.update(_output_format(value))
+
+
+def _output_format(value: Mapping[str, Any]) -> dict[str, Any]:
     kind = value.get("type")
     if kind == "text":
         return {}
@@ -129,6 +108,24 @@ def _response_format(value: Mapping[str, Any]) -> dict[str, Any]:
     raise InvalidRequestError(
         f"response_format type {kind!r} is not supported; use text, json_object or json_schema"
     )
+
+
+# generationConfig's names.
+GEMINI_PARAMS: ParamTable = {
+    "temperature": "temperature",
+    "top_p": "topP",
+    "max_tokens": "maxOutputTokens",
+    "seed": "seed",
+    "n": "candidateCount",
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+    "stop": listed("stopSequences"),
+    "logprobs": _logprobs,
+    "top_logprobs": _top_logprobs,
+    "response_format": _response_format,
+    "reasoning_effort": _reasoning_effort,
+    "parallel_tool_calls": Refused("it may always call several functions at once", accepts=True),
+}
 
 
 def _thinking(effort: str, model: str) -> dict[str, Any]:

@@ -48,22 +48,15 @@ from .._errors import InvalidRequestError
 from .._messages import Message, MessageRole
 from .._response import ToolCall
 from .._tools import ToolSpec
-from ._base import Call
+from ._base import Call, Codec
 from ._ollama_stream import OllamaDecoder, decode_whole
+from ._param_support import ParamTable, Refused, Render, as_list, render_params
 from ._provider import Provider
 
 __all__ = ["OllamaChatCodec", "OllamaGenerateCodec", "OllamaProvider", "providers"]
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 
-_OPTIONS = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "max_tokens": "num_predict",
-    "seed": "seed",
-    "presence_penalty": "presence_penalty",
-    "frequency_penalty": "frequency_penalty",
-}
 _THINK: dict[str, bool | str] = {
     "none": False,
     "minimal": "low",
@@ -73,6 +66,86 @@ _THINK: dict[str, bool | str] = {
     "xhigh": "high",
 }
 _SYSTEM_ROLES = (MessageRole.SYSTEM, MessageRole.DEVELOPER)
+
+
+# ------------------------------------------------------------------ parameters
+
+
+def _option(name: str) -> Render:
+    """Sends a parameter in ``options`` as ``name``."""
+
+    def render(body: dict[str, Any], value: Any, call: Call) -> None:
+        body.setdefault("options", {})[name] = value
+
+    return render
+
+
+def _stop(body: dict[str, Any], value: str | list[str], call: Call) -> None:
+    body.setdefault("options", {})["stop"] = as_list(value)
+
+
+def _think(body: dict[str, Any], value: str, call: Call) -> None:
+    if value not in _THINK:
+        raise InvalidRequestError(
+            f"reasoning_effort={value!r} is not one of {', '.join(_THINK)}; "
+            "pass extra_body={'think': ...} for another value"
+        )
+    body["think"] = _THINK[value]
+
+
+def _response_format(body: dict[str, Any], value: dict[str, Any], call: Call) -> None:
+    fmt = _format(value)
+    if fmt is not None:
+        body["format"] = fmt
+
+
+_CHAT_PARAMS: ParamTable = {
+    "temperature": _option("temperature"),
+    "top_p": _option("top_p"),
+    "max_tokens": _option("num_predict"),
+    "seed": _option("seed"),
+    "presence_penalty": _option("presence_penalty"),
+    "frequency_penalty": _option("frequency_penalty"),
+    "stop": _stop,
+    "reasoning_effort": _think,
+    "response_format": _response_format,
+    "logprobs": "logprobs",
+    "top_logprobs": "top_logprobs",
+    "n": Refused("it generates one reply per request; send n requests", accepts=1),
+    "parallel_tool_calls": Refused("it always allows parallel tool calls", accepts=True),
+}
+# A text completion's suffix (the text after the insertion point).
+_GENERATE_PARAMS: ParamTable = {**_CHAT_PARAMS, "suffix": "suffix"}
+
+
+def _apply_params(codec: Codec, body: dict[str, Any], call: Call) -> None:
+    """The parameters as ``codec`` declares them, then ``extra_body``, whose
+    ``options`` are merged into rill's rather than replacing them."""
+    render_params(codec, call, body)
+    options: dict[str, Any] = body.pop("options", {})
+    extra = dict(call.extra_body)
+    extra_options = extra.pop("options", None)
+    if isinstance(extra_options, dict):
+        options.update(extra_options)
+    elif extra_options is not None:
+        raise InvalidRequestError("extra_body['options'] must be a dict of Ollama options")
+    if options:
+        body["options"] = options
+    body.update(extra)
+
+
+def _format(response_format: dict[str, Any]) -> Any:
+    kind = response_format.get("type")
+    if kind == "json_object":
+        return "json"
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        if not isinstance(schema, dict):
+            raise InvalidRequestError("response_format json_schema needs a 'schema' object")
+        return schema
+    if kind == "text":
+        return None
+    raise InvalidRequestError(f"unsupported response_format type {kind!r} for ollama")
 
 
 @dataclass(frozen=True)
@@ -111,6 +184,7 @@ class OllamaChatCodec:
     """Builds ``/api/chat`` requests and decodes their NDJSON responses."""
 
     name = "ollama-chat"
+    supported_params = _CHAT_PARAMS
 
     def path(self, call: Call) -> str:
         return "/api/chat"
@@ -128,7 +202,7 @@ class OllamaChatCodec:
                 f"ollama cannot be told which tool to use (tool_choice={call.tool_choice!r}); "
                 "only 'auto' is supported: leave out the tools the model must not call"
             )
-        _apply_params(body, call)
+        _apply_params(self, body, call)
         return body
 
     def stream_decoder(self, call: Call) -> OllamaDecoder:
@@ -142,6 +216,7 @@ class OllamaGenerateCodec:
     """Builds ``/api/generate`` requests from a single user turn."""
 
     name = "ollama-generate"
+    supported_params = _GENERATE_PARAMS
 
     def path(self, call: Call) -> str:
         return "/api/generate"
@@ -169,7 +244,7 @@ class OllamaGenerateCodec:
             body["system"] = "\n\n".join(_text_only(m.content, "system") for m in head)
         if images:
             body["images"] = images
-        _apply_params(body, call)
+        _apply_params(self, body, call)
         return body
 
     def stream_decoder(self, call: Call) -> OllamaDecoder:
@@ -196,76 +271,6 @@ def providers() -> list[Provider]:
         OllamaProvider("ollama", OllamaChatCodec(), DEFAULT_HOST, **common),
         OllamaProvider("ollama-generate", generate, DEFAULT_HOST, **common),
     ]
-
-
-# ------------------------------------------------------------------ parameters
-
-
-def _apply_params(body: dict[str, Any], call: Call) -> None:
-    options: dict[str, Any] = {}
-    for key, value in call.params.items():
-        if value is None:
-            continue
-        option = _OPTIONS.get(key)
-        if option is not None:
-            options[option] = value
-        elif key == "stop":
-            options["stop"] = [value] if isinstance(value, str) else list(value)
-        elif key == "n":
-            if value != 1:
-                raise InvalidRequestError(
-                    f"ollama generates one reply per request (n={value}); send {value} requests"
-                )
-        elif key == "reasoning_effort":
-            if value not in _THINK:
-                raise InvalidRequestError(
-                    f"reasoning_effort={value!r} is not one of {', '.join(_THINK)}; "
-                    "pass extra_body={'think': ...} for another value"
-                )
-            body["think"] = _THINK[value]
-        elif key == "response_format":
-            fmt = _format(value)
-            if fmt is not None:
-                body["format"] = fmt
-        elif key == "logprobs" and value.__class__ is int:
-            # A text completion's count of alternatives per token.
-            body["logprobs"] = True
-            body["top_logprobs"] = value
-        elif key in ("logprobs", "top_logprobs"):
-            body[key] = value
-        elif key == "suffix":
-            body["suffix"] = value
-        elif key == "parallel_tool_calls":
-            if value is not True:
-                raise InvalidRequestError(
-                    "ollama always allows parallel tool calls; parallel_tool_calls=False "
-                    "is not supported"
-                )
-        else:
-            raise InvalidRequestError(f"ollama does not support the parameter {key!r}")
-    extra = dict(call.extra_body)
-    extra_options = extra.pop("options", None)
-    if isinstance(extra_options, dict):
-        options.update(extra_options)
-    elif extra_options is not None:
-        raise InvalidRequestError("extra_body['options'] must be a dict of Ollama options")
-    if options:
-        body["options"] = options
-    body.update(extra)
-
-
-def _format(response_format: dict[str, Any]) -> Any:
-    kind = response_format.get("type")
-    if kind == "json_object":
-        return "json"
-    if kind == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema")
-        if not isinstance(schema, dict):
-            raise InvalidRequestError("response_format json_schema needs a 'schema' object")
-        return schema
-    if kind == "text":
-        return None
-    raise InvalidRequestError(f"unsupported response_format type {kind!r} for ollama")
 
 
 def _tool_json(tool: ToolSpec) -> dict[str, Any]:

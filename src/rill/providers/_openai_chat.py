@@ -23,11 +23,28 @@ from .._response import ToolCall, Usage
 from .._tools import ToolSpec
 from ._base import Call
 from ._openai_stream import OpenAIStreamDecoder, parse_openai_usage, whole_response
+from ._param_support import ParamTable, render_params
 
 __all__ = ["OpenAIChatCodec", "OpenAIChatDecoder", "parse_openai_usage"]
 
 # OpenAI's words are rill's, but for the legacy function_call.
 _FINISH = {"function_call": "tool_calls"}
+# rill's parameter names are OpenAI's (but max_tokens, see the codec).
+_CHAT_PARAMS: ParamTable = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "stop": "stop",
+    "seed": "seed",
+    "n": "n",
+    "response_format": "response_format",
+    "logprobs": "logprobs",
+    "top_logprobs": "top_logprobs",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+    "parallel_tool_calls": "parallel_tool_calls",
+    "reasoning_effort": "reasoning_effort",
+    "user": "user",
+}
 
 
 class OpenAIChatCodec:
@@ -41,6 +58,7 @@ class OpenAIChatCodec:
 
     def __init__(self, *, max_tokens_field: str = "max_tokens") -> None:
         self.max_tokens_field = max_tokens_field
+        self.supported_params: ParamTable = {"max_tokens": max_tokens_field, **_CHAT_PARAMS}
 
     def path(self, call: Call) -> str:
         return "/chat/completions"
@@ -50,10 +68,7 @@ class OpenAIChatCodec:
             "model": call.model,
             "messages": [_message_json(m) for m in call.messages],
         }
-        for key, value in call.params.items():
-            if value is None:
-                continue
-            body[self.max_tokens_field if key == "max_tokens" else key] = value
+        render_params(self, call, body)
         if call.tools:
             body["tools"] = [_tool_json(t) for t in call.tools]
         if call.tool_choice is not None:

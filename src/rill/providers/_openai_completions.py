@@ -30,8 +30,35 @@ from .._errors import InvalidRequestError
 from .._response import Usage
 from ._base import Call
 from ._openai_stream import OpenAIStreamDecoder, whole_response
+from ._param_support import ParamTable, render_params
 
 __all__ = ["OpenAICompletionsCodec", "OpenAICompletionsDecoder", "completion_choices"]
+
+
+def _logprobs(body: dict[str, Any], value: bool, call: Call) -> None:
+    # Alone (no count of alternatives), it asks for the chosen token's only.
+    if value and call.params.top_logprobs is None:
+        body["logprobs"] = 0
+
+
+# The endpoint's own names; its count ``logprobs`` is ``Params.top_logprobs``.
+_COMPLETION_PARAMS: ParamTable = {
+    "max_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "n": "n",
+    "best_of": "best_of",
+    "stop": "stop",
+    "seed": "seed",
+    "echo": "echo",
+    "suffix": "suffix",
+    "logprobs": _logprobs,
+    "top_logprobs": "logprobs",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+    "logit_bias": "logit_bias",
+    "user": "user",
+}
 
 
 class OpenAICompletionsCodec:
@@ -39,6 +66,7 @@ class OpenAICompletionsCodec:
     their responses."""
 
     name = "openai-completions"
+    supported_params = _COMPLETION_PARAMS
 
     def path(self, call: Call) -> str:
         return "/completions"
@@ -51,7 +79,7 @@ class OpenAICompletionsCodec:
             "model": call.model,
             "prompt": prompts[0] if len(prompts) == 1 else list(prompts),
         }
-        body.update((k, v) for k, v in call.params.items() if v is not None)
+        render_params(self, call, body)
         if call.stream:
             body["stream"] = True
             if call.stream_usage:

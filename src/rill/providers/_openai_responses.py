@@ -49,54 +49,77 @@ from .._response import ToolCall
 from .._tools import ToolSpec
 from ._base import Call, HTTPRequest
 from ._openai_responses_stream import ResponsesDecoder, decode_response
+from ._param_support import ParamTable, Refused, render_params
 from ._provider import Provider
 
 __all__ = ["OpenAIResponsesCodec", "providers"]
 
-_UNSUPPORTED = ("stop", "seed", "presence_penalty", "frequency_penalty")
 _LOGPROBS = "message.output_text.logprobs"
 _ENCRYPTED_REASONING = "reasoning.encrypted_content"
 _INSTRUCTION_ROLES = (MessageRole.SYSTEM, MessageRole.DEVELOPER)
+
+
+def _logprobs(body: dict[str, Any], value: bool, call: Call) -> None:
+    if value:
+        body.setdefault("include", []).append(_LOGPROBS)
+
+
+def _top_logprobs(body: dict[str, Any], value: int, call: Call) -> None:
+    body["top_logprobs"] = value
+    if call.params.logprobs is None:  # asking for alternatives asks for logprobs
+        body.setdefault("include", []).append(_LOGPROBS)
+
+
+def _reasoning(body: dict[str, Any], value: str, call: Call) -> None:
+    body["reasoning"] = {"effort": value, "summary": "auto"}
+
+
+def _response_format(body: dict[str, Any], value: dict[str, Any], call: Call) -> None:
+    body["text"] = {"format": _text_format(value)}
+
+
+_CHAT_COMPLETIONS_ONLY = (
+    "the Responses API has no such parameter; use the Chat Completions "
+    "provider ('openai/...') for it"
+)
+_RESPONSES_PARAMS: ParamTable = {
+    "max_tokens": "max_output_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_logprobs": _top_logprobs,
+    "parallel_tool_calls": "parallel_tool_calls",
+    "user": "user",
+    "logprobs": _logprobs,
+    "reasoning_effort": _reasoning,
+    "response_format": _response_format,
+    "n": Refused(_CHAT_COMPLETIONS_ONLY, accepts=1),
+    "stop": Refused(_CHAT_COMPLETIONS_ONLY),
+    "seed": Refused(_CHAT_COMPLETIONS_ONLY),
+    "presence_penalty": Refused(_CHAT_COMPLETIONS_ONLY),
+    "frequency_penalty": Refused(_CHAT_COMPLETIONS_ONLY),
+}
 
 
 class OpenAIResponsesCodec:
     """Builds Responses requests and decodes their responses."""
 
     name = "openai-responses"
+    supported_params = _RESPONSES_PARAMS
 
     def path(self, call: Call) -> str:
         return "/responses"
 
     def build_body(self, call: Call) -> dict[str, Any]:
-        params = call.params
-        unsupported = [k for k in _UNSUPPORTED if params.get(k) is not None]
-        if call.n > 1:
-            unsupported.insert(0, "n")
-        if unsupported:
-            raise InvalidRequestError(
-                f"the OpenAI Responses API has no {', '.join(unsupported)} parameter "
-                f"(provider {call.provider or self.name!r}); use the Chat Completions "
-                f"provider ('openai/...') for it"
-            )
         instructions, items = _input(call.messages)
         body: dict[str, Any] = {"model": call.model}
         if instructions is not None:
             body["instructions"] = instructions
         body["input"] = items
+        render_params(self, call, body)
         extra = dict(call.extra_body)
         given = extra.pop("include", None) or ()
         include = [given] if isinstance(given, str) else list(given)
-        if params.get("max_tokens") is not None:
-            body["max_output_tokens"] = params["max_tokens"]
-        for key in ("temperature", "top_p", "top_logprobs", "parallel_tool_calls", "user"):
-            if params.get(key) is not None:
-                body[key] = params[key]
-        if params.get("logprobs", params.get("top_logprobs") is not None):
-            include.append(_LOGPROBS)
-        if params.get("reasoning_effort") is not None:
-            body["reasoning"] = {"effort": params["reasoning_effort"], "summary": "auto"}
-        if params.get("response_format") is not None:
-            body["text"] = {"format": _text_format(params["response_format"])}
+        include += body.pop("include", ())
         if call.tools:
             body["tools"] = [_tool_json(t) for t in call.tools]
         if call.tool_choice is not None:

@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from .._async import AsyncStream
 from .._chunks import StreamChunk
 from .._errors import RillError
+from .._params import GenerationParams
 from .._response import GenerationResponse, ToolCall, Usage
 from ._generation import GenerationSpec
 from ._http import HTTPError, authenticate, json_response, read_json
@@ -28,26 +29,7 @@ from ._streams import check_model, upstream
 
 __all__ = ["chat_completions"]
 
-_PARAMS = frozenset(
-    {
-        "temperature",
-        "max_tokens",
-        "top_p",
-        "stop",
-        "seed",
-        "n",
-        "tools",
-        "tool_choice",
-        "response_format",
-        "logprobs",
-        "top_logprobs",
-        "presence_penalty",
-        "frequency_penalty",
-        "parallel_tool_calls",
-        "reasoning_effort",
-        "user",
-    }
-)
+_PARAMS = frozenset(GenerationParams.__annotations__)
 _FIELDS = _PARAMS | {"model", "messages", "stream", "stream_options", "max_completion_tokens"}
 # rill's finish reasons that OpenAI's vocabulary lacks.
 _FINISH = {"refusal": "content_filter", "error": "stop"}
