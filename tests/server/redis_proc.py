@@ -20,6 +20,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (the port + 10000) is free too."""
+    for _ in range(200):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
 def require_redis() -> str:
     path = shutil.which("redis-server")
     if path is None:
@@ -93,6 +108,8 @@ class RedisClusterProcess:
             pytest.skip("redis-cli is not installed (it comes with redis-server)")
         self.cli = cli
         self.nodes = [RedisProcess(workdir / f"node{i}") for i in range(3)]
+        for node in self.nodes:
+            node.port = free_cluster_port()
 
     @property
     def url(self) -> str:
