@@ -32,7 +32,9 @@ def _env(upstream: Emulator) -> dict[str, str]:
 
 def _config(tmp_path: Path, lease_ttl: float = 2.0) -> str:
     path = tmp_path / "rill.toml"
-    path.write_text(f"lease_ttl = {lease_ttl}\nkeepalive = 1.0\nretry_ms = 500\n")
+    path.write_text(
+        f"lease_ttl = {lease_ttl}\nkeepalive = 1.0\nretry_ms = 500\nmax_streams_per_key = 3\n"
+    )
     return str(path)
 
 
@@ -206,3 +208,28 @@ def test_a_redis_restart(upstream: Emulator, tmp_path: Path, persist: bool) -> N
                 )  # never a silent restart at 1
     finally:
         redis.stop()
+
+
+def test_the_per_key_bound_counts_every_instance(
+    pair: tuple[ServerProcess, ServerProcess], upstream: Emulator
+) -> None:
+    a, b = pair
+    upstream.enqueue(*[Script.of_text(TEXT, tokens_per_second=40)] * 3)
+    first = _start(a.url)
+    _start(b.url)
+    _start(a.url)
+    # Three running (the bound is 3), two on A and one on B: B refuses a fourth.
+    refused = httpx.post(b.url + "/v1/streams", json={"prompt": "hi"}, headers=headers())
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_streams"
+    other = httpx.post(b.url + "/v1/streams", json={"prompt": "hi"}, headers=headers("k2"))
+    assert other.status_code == 201  # another key has its own bound
+    events_of(_read(a.url, first["id"]))  # the first ends...
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # ...and its hold is released soon after
+        upstream.enqueue(Script.of_text("ok"))
+        again = httpx.post(b.url + "/v1/streams", json={"prompt": "hi"}, headers=headers())
+        if again.status_code == 201:
+            break
+        time.sleep(0.1)
+    assert again.status_code == 201

@@ -250,6 +250,34 @@ async def test_concurrent_readers_see_identical_sequences(
     assert results[1] == results[0] == results[2] == results[3]
 
 
+async def test_holds_bound_a_tenant_across_instances(
+    stores: tuple[StreamStore, StreamStore],
+) -> None:
+    a, b = stores
+    tenant = _id()
+    assert await a.hold(tenant, "h1", 2, 5.0) == 0
+    assert await b.hold(tenant, "h2", 2, 5.0) == 1
+    assert await b.hold(tenant, "h3", 2, 5.0) is None  # the bound counts both instances
+    assert await a.hold(_id(), "h3", 2, 5.0) == 0  # another tenant has its own
+    assert await a.hold(tenant, "h2", 2, 5.0) == 1  # taken again (a retry): still one hold
+    await a.release_hold(tenant, "h1")
+    assert await b.hold(tenant, "h3", 2, 5.0) == 1
+    await b.release_hold(tenant, "never-held")
+
+
+async def test_holds_lapse_unless_renewed(stores: tuple[StreamStore, StreamStore]) -> None:
+    a, b = stores
+    tenant = _id()
+    assert await a.hold(tenant, "kept", 2, 0.6) == 0
+    assert await a.hold(tenant, "left", 2, 0.6) == 1
+    for _ in range(3):
+        await anyio.sleep(0.3)
+        await a.renew_holds(tenant, ["kept"], 0.6)
+    # "left" (taken by an instance that stopped renewing) has lapsed; "kept" has not.
+    assert await b.hold(tenant, "new", 2, 5.0) == 1
+    assert await b.hold(tenant, "more", 2, 5.0) is None
+
+
 async def test_redis_recognises_a_retried_append_and_finish(
     store_url: str, anyio_backend: str
 ) -> None:

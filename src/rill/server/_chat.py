@@ -80,7 +80,7 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         state, await read_json(request, state.config.max_body_bytes)
     )
     stream: AsyncStream = upstream(spec)
-    state.acquire(tenant)
+    hold = await state.acquire(tenant)
     completion_id = "chatcmpl-" + secrets.token_hex(12)
     if not streamed:
         try:
@@ -89,17 +89,17 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
         except RillError as exc:
             raise _upstream_error(exc) from None
         finally:
-            state.release(tenant)
+            await state.release(tenant, hold)
         return json_response(_completion(completion_id, spec.model, response))
     try:
         first = await _first(stream)
     except RillError as exc:
-        state.release(tenant)
+        await state.release(tenant, hold)
         raise _upstream_error(exc) from None
     except BaseException:
-        state.release(tenant)
+        await state.release(tenant, hold)
         raise
-    slot = _Slot(state, tenant, stream)
+    slot = _Slot(state, tenant, hold, stream)
     body = _relay(slot, stream, first, completion_id, spec.model, include_usage)
     # A client gone before the body starts never runs the generator's
     # ``finally``; the background task (run either way) releases the slot.
@@ -111,14 +111,14 @@ async def chat_completions(state: ServerState, request: Request) -> Response:
 class _Slot:
     """One streamed relay's hold on its tenant's bound and its upstream, released once."""
 
-    def __init__(self, state: ServerState, tenant: str, stream: AsyncStream) -> None:
-        self.state, self.tenant, self.stream = state, tenant, stream
+    def __init__(self, state: ServerState, tenant: str, hold: str, stream: AsyncStream) -> None:
+        self.state, self.tenant, self.hold, self.stream = state, tenant, hold, stream
         self.held = True
 
     async def aclose(self) -> None:
         if self.held:
             self.held = False
-            self.state.release(self.tenant)
+            await self.state.release(self.tenant, self.hold)
             await self.stream.aclose()
 
 

@@ -121,6 +121,23 @@ class StreamStore(ABC):
         ``timeout`` seconds for one when there are none yet; ``[]`` on timeout
         or when the stream ended. Raises ``StreamGone``."""
 
+    # Holds: how many generations each tenant runs, across every instance
+    # sharing the store. A hold expires ``ttl`` seconds after it was taken or
+    # last renewed, so the holds of an instance that died lapse by themselves.
+
+    @abstractmethod
+    async def hold(self, tenant: str, holder: str, limit: int, ttl: float) -> int | None:
+        """Take a hold for ``holder`` unless ``tenant`` already has ``limit``
+        live ones; the number it had before, or None when at the limit."""
+
+    @abstractmethod
+    async def renew_holds(self, tenant: str, holders: Sequence[str], ttl: float) -> None:
+        """Extend ``holders``' holds (those still live) by ``ttl`` from now."""
+
+    @abstractmethod
+    async def release_hold(self, tenant: str, holder: str) -> None:
+        """Drop ``holder``'s hold (nothing if it has none)."""
+
     async def aclose(self) -> None:
         """Release connections and background tasks."""
         return

@@ -67,6 +67,7 @@ class MemoryStore(StreamStore):
         self.finished_ttl = finished_ttl
         self._streams: dict[str, _Stream] = {}
         self._next_sweep = 0.0
+        self._holds: dict[str, dict[str, float]] = {}
 
     def _get(self, stream_id: str) -> _Stream:
         stream = self._streams.get(stream_id)
@@ -125,6 +126,34 @@ class MemoryStore(StreamStore):
             return None
         lapsed = not s.finished and s.lease_until <= time.monotonic()
         return StreamInfo(s.epoch, s.tenant, len(s.events), s.finished, lapsed)
+
+    def _live_holds(self, tenant: str, now: float) -> dict[str, float]:
+        holds = self._holds.setdefault(tenant, {})
+        for holder in [h for h, until in holds.items() if until <= now]:
+            del holds[holder]
+        return holds
+
+    async def hold(self, tenant: str, holder: str, limit: int, ttl: float) -> int | None:
+        now = time.monotonic()
+        holds = self._live_holds(tenant, now)
+        if len(holds) >= limit and holder not in holds:
+            return None
+        holds[holder] = now + ttl
+        return len(holds) - 1
+
+    async def renew_holds(self, tenant: str, holders: Sequence[str], ttl: float) -> None:
+        now = time.monotonic()
+        holds = self._live_holds(tenant, now)
+        for holder in holders:
+            if holder in holds:
+                holds[holder] = now + ttl
+
+    async def release_hold(self, tenant: str, holder: str) -> None:
+        holds = self._holds.get(tenant)
+        if holds is not None:
+            holds.pop(holder, None)
+            if not holds:
+                del self._holds[tenant]
 
     async def read(self, stream_id: str, after: int, timeout: float) -> list[Event]:
         stream = self._get(stream_id)

@@ -114,6 +114,33 @@ if not finished then return -1 end
 return finished == '1' and 1 or 0
 """
 
+# A tenant's holds: a sorted set of holders scored by when each lapses, on
+# Redis's own clock (the instances share no other). ARGV: holder, limit, ttl_ms.
+_HOLD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local count = redis.call('ZCARD', KEYS[1])
+-- A retried call (its reply was lost) finds its hold already taken.
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return count - 1 end
+if count >= tonumber(ARGV[2]) then return -1 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return count
+"""
+
+# ARGV: ttl_ms, holder...
+_RENEW_HOLDS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i])
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+"""
+
 _INFO = """
 local h = redis.call('HMGET', KEYS[1], 'epoch', 'tenant', 'seq', 'finished')
 if not h[1] then return false end
@@ -130,6 +157,10 @@ def _keys(stream_id: str) -> list[str]:
     (not a key, but named with the same hash tag, as scripts name it)."""
     tag = f"rill:{{stream:{stream_id}}}"
     return [f"{tag}:meta", f"{tag}:log", f"{tag}:lease", f"{tag}:appended"]
+
+
+def _holds_key(tenant: str) -> str:
+    return f"rill:{{tenant:{tenant}}}:holds"
 
 
 def _ms(seconds: float) -> int:
@@ -181,6 +212,8 @@ class RedisStore(StreamStore):
         self._finish = self._redis.register_script(_FINISH)
         self._info = self._redis.register_script(_INFO)
         self._since_script = self._redis.register_script(_SINCE)
+        self._hold = self._redis.register_script(_HOLD)
+        self._renew_holds = self._redis.register_script(_RENEW_HOLDS)
         self._seqs: dict[str, int] = {}
 
     async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
@@ -252,6 +285,20 @@ class RedisStore(StreamStore):
         epoch, tenant, seq, finished, leased = row
         done = finished == "1"
         return StreamInfo(epoch, tenant, int(seq), done, not done and not int(leased))
+
+    async def hold(self, tenant: str, holder: str, limit: int, ttl: float) -> int | None:
+        count = int(await self._call(self._hold, [_holds_key(tenant)], [holder, limit, _ms(ttl)]))
+        return None if count < 0 else count
+
+    async def renew_holds(self, tenant: str, holders: Sequence[str], ttl: float) -> None:
+        if holders:
+            await self._call(self._renew_holds, [_holds_key(tenant)], [_ms(ttl), *holders])
+
+    async def release_hold(self, tenant: str, holder: str) -> None:
+        try:
+            await self._redis.zrem(_holds_key(tenant), holder)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from None
 
     async def _since(self, stream_id: str, after: int) -> tuple[list[Event], bool]:
         """Events after ``after``, and whether there are none because the

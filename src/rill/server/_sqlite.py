@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS rill_streams (
     lease_until REAL NOT NULL, last_seq INTEGER NOT NULL, finished INTEGER NOT NULL,
     expires REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS rill_holds (
+    tenant TEXT NOT NULL, holder TEXT NOT NULL, until REAL NOT NULL,
+    PRIMARY KEY (tenant, holder)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rill_events (
     stream_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL,
     PRIMARY KEY (stream_id, seq)
@@ -88,6 +92,52 @@ class SQLiteStore(StreamStore):
         event = self._changed.pop(stream_id, None)
         if event is not None:
             event.set()
+
+    async def hold(self, tenant: str, holder: str, limit: int, ttl: float) -> int | None:
+        def hold(db: sqlite3.Connection) -> int | None:
+            now = time.time()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM rill_holds WHERE tenant = ? AND until <= ?", (tenant, now))
+                (count,) = db.execute(
+                    "SELECT COUNT(*) FROM rill_holds WHERE tenant = ?", (tenant,)
+                ).fetchone()
+                held = db.execute(
+                    "SELECT 1 FROM rill_holds WHERE tenant = ? AND holder = ?", (tenant, holder)
+                ).fetchone()
+                if held is not None:
+                    db.execute("COMMIT")
+                    return int(count) - 1
+                if count >= limit:
+                    db.execute("COMMIT")
+                    return None
+                db.execute(
+                    "INSERT INTO rill_holds VALUES (?, ?, ?)",
+                    (tenant, holder, now + ttl),
+                )
+                db.execute("COMMIT")
+                return int(count)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        return await self._run(hold)
+
+    async def renew_holds(self, tenant: str, holders: Sequence[str], ttl: float) -> None:
+        def renew(db: sqlite3.Connection) -> None:
+            now = time.time()
+            db.executemany(
+                "UPDATE rill_holds SET until = ? WHERE tenant = ? AND holder = ? AND until > ?",
+                [(now + ttl, tenant, holder, now) for holder in holders],
+            )
+
+        await self._run(renew)
+
+    async def release_hold(self, tenant: str, holder: str) -> None:
+        def release(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM rill_holds WHERE tenant = ? AND holder = ?", (tenant, holder))
+
+        await self._run(release)
 
     async def create(self, stream_id: str, tenant: str, token: str, lease_ttl: float) -> str:
         epoch = new_epoch()

@@ -124,13 +124,13 @@ async def create_stream(state: ServerState, request: Request) -> Response:
     tenant = authenticate(request, state.config)
     spec = parse_spec(state, await read_json(request, state.config.max_body_bytes))
     stream = upstream(spec)
-    state.acquire(tenant)
+    hold = await state.acquire(tenant)
     stream_id, token = secrets.token_urlsafe(18), new_token()
     config = state.config
     try:
         epoch = await state.store.create(stream_id, tenant, token, config.lease_ttl)
     except StoreError:
-        state.release(tenant)
+        await state.release(tenant, hold)
         raise HTTPError(503, "store_unavailable", "the stream store is not answering") from None
     producer = Producer(
         state.store, stream_id, token, lease_ttl=config.lease_ttl, max_events=config.max_events
@@ -140,7 +140,7 @@ async def create_stream(state: ServerState, request: Request) -> Response:
         try:
             await producer.run(events(stream, spec.schema is not None))
         finally:
-            state.release(tenant)
+            await state.release(tenant, hold)
 
     state.spawn(produce())
     url = f"{request.scope.get('root_path', '')}/v1/streams/{stream_id}"
