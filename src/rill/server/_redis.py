@@ -312,14 +312,14 @@ class RedisStore(StreamStore):
         return [], reply == 1
 
     async def read(self, stream_id: str, after: int, timeout: float) -> list[Event]:
-        events, ended = await self._since(stream_id, after)
-        if events or ended or timeout <= 0:
-            return events
+        if timeout <= 0:
+            return (await self._since(stream_id, after))[0]
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
+                # Watching first (free once subscribed), then reading: an
+                # append after the read is announced to this wait.
                 async with self._notices.watching(_keys(stream_id)[3]) as channel:
                     changed = channel.changed
-                    # Again, now that an append would be announced.
                     events, ended = await self._since(stream_id, after)
                     if events or ended:
                         return events
