@@ -128,7 +128,9 @@ def test_base_url_without_a_model_needs_no_key(
     assert main(["chat", "Hi", "--base-url", rill_emulator.base_url]) == 0
     assert capsys.readouterr().out == "local answer\n"
     request = rill_emulator.requests[-1]
-    assert request.json["model"] == "default" and "authorization" not in request.headers
+    # The model is the one the server lists (GET /models).
+    assert rill_emulator.requests[0].path == "/v1/models"
+    assert request.json["model"] == "rill-emulator" and "authorization" not in request.headers
 
 
 def test_base_url_without_a_model_uses_the_first_listed_model(

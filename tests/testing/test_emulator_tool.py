@@ -393,3 +393,15 @@ def test_sample_json_validates_against_the_schema_it_was_made_from() -> None:
 def test_every_provider_can_be_emulated(name: str) -> None:
     # Vertex needs a Google Cloud project for its URL, emulated or not.
     assert "rill's emulator" in rill.generate("Hi", model=f"emulator/{name}/some-model").content
+
+
+def test_the_emulator_lists_a_model_as_openai_does() -> None:
+    import openai
+
+    with Emulator() as emulator:
+        client = openai.OpenAI(base_url=emulator.base_url, api_key="unused")
+        assert [m.id for m in client.models.list()] == ["rill-emulator"]
+        # rill chat --base-url asks the server which model to use.
+        from rill.cli._chat import _listed_model
+
+        assert _listed_model(emulator.base_url) == "rill-emulator"

@@ -25,6 +25,8 @@ from collections import deque
 from types import TracebackType
 from typing import Any, Protocol
 
+import orjson
+
 from ._http import (
     MAX_HEAD_BYTES,
     BadRequest,
@@ -269,6 +271,9 @@ class Emulator:
         with self._lock:
             self._requests.append(request)
 
+        if method == "GET" and request.path.rstrip("/") in _MODEL_LISTS:
+            await send(writer, 200, "application/json", [_MODELS], keep_alive=keep_alive)
+            return keep_alive
         found = route(request.path, method)
         if found is None:
             known = "; ".join(every_protocol(self.url))
@@ -335,6 +340,19 @@ class Emulator:
         if isinstance(chosen, Script):
             return chosen, seq
         return chosen(request, intent_of(encoder, request)), seq
+
+
+# OpenAI's model list (``GET /v1/models``), so that clients which ask a
+# server what it serves (the openai SDK's ``models.list()``, ``rill chat
+# --base-url``) get an answer. The emulator answers any model name; it lists one.
+_MODEL_LISTS = frozenset({"/v1/models", "/models"})
+EMULATED_MODEL_ID = "rill-emulator"
+_MODELS = orjson.dumps(
+    {
+        "object": "list",
+        "data": [{"id": EMULATED_MODEL_ID, "object": "model", "created": 0, "owned_by": "rill"}],
+    }
+)
 
 
 def _generating(script: Script, encoder: Encoder, request: RecordedRequest) -> Script:
