@@ -199,3 +199,25 @@ def test_waiting_on_many_redis_streams_takes_one_connection(redis_server: RedisP
             for sock in readers:
                 sock.close()
     client.close()
+
+
+def test_readers_that_leave_leave_nothing_behind(harness: tuple[Harness, str]) -> None:
+    h, url = harness
+    stream_id = httpx.post(f"{url}/test/create?events=100000&every=1").json()["id"]
+    readers = [_raw_reader(url, stream_id) for _ in range(5)]
+    httpx.post(f"{url}/test/go/{stream_id}")
+    fanout = h.server.state.fanout
+    for _ in range(100):
+        if stream_id in fanout._broadcasts:
+            break
+        threading.Event().wait(0.02)
+    broadcast = fanout._broadcasts[stream_id]
+    for sock in readers:
+        sock.close()
+    for _ in range(200):  # the server notices each disconnect
+        if not broadcast.live and not broadcast.behind and broadcast.task.done():
+            break
+        threading.Event().wait(0.02)
+    assert not broadcast.live and not broadcast.behind
+    assert broadcast.task.done()  # the stream's reading task stopped with its last reader
+    assert stream_id not in fanout._broadcasts
