@@ -5,8 +5,10 @@ one object: it serves one process)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -300,5 +302,41 @@ async def test_redis_recognises_a_retried_append_and_finish(
         with pytest.raises(LeaseLost):
             await store.append(sid, token, [("chunk", "x")], 5.0)
         assert [e.data for e in await store.read(sid, 0, 1.0)] == ["1", "2", "3"]
+    finally:
+        await store.aclose()
+
+
+_APPEND_LATER = """
+import asyncio, sys, time
+from rill.server._sqlite import SQLiteStore
+
+async def main(path, sid, token):
+    store = SQLiteStore(path)
+    await asyncio.sleep(0.3)
+    await store.append(sid, token, [("chunk", "from another process")], 5.0)
+    await store.aclose()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def test_sqlite_wakes_a_reader_in_another_process(tmp_path: Path, anyio_backend: str) -> None:
+    if anyio_backend != "asyncio":
+        pytest.skip("wake-ups across processes watch a socket on asyncio; elsewhere it polls")
+    from rill.server._sqlite import SQLiteStore
+
+    path = str(tmp_path / "streams.db")
+    # Polling every 5 s: only a wake-up can end the wait sooner.
+    store = SQLiteStore(path, poll=5.0)
+    try:
+        sid, token = _id(), new_token()
+        await store.create(sid, "t", token, 5.0)
+        child = await anyio.open_process([sys.executable, "-c", _APPEND_LATER, path, sid, token])
+        started = time.monotonic()
+        events = await store.read(sid, 0, 10.0)
+        elapsed = time.monotonic() - started
+        await child.wait()
+        assert [e.data for e in events] == ["from another process"]
+        assert 0.3 <= elapsed < 2.5, elapsed  # woken by the append, not by the 5 s poll
     finally:
         await store.aclose()

@@ -3,9 +3,11 @@
 Fenced appends are ``BEGIN IMMEDIATE`` transactions (SQLite's write lock makes
 the lease check and the insert one step). Leases use wall-clock time, as the
 processes share no other clock. A reader in the process that appended wakes at
-once; SQLite has no cross-process notification, so a reader of another
-process's stream re-checks every ``poll`` seconds (50 ms by default) while it
-waits: bounded, never a tight loop. Calls run in worker threads.
+once; SQLite has no cross-process notification, so on asyncio the processes
+wake each other's readers with datagrams (``_sqlite_wake``), and a waiter
+also looks again every 250 ms in case one was lost; where that cannot be
+done (trio, no Unix sockets) it re-checks every ``poll`` seconds (50 ms by
+default): bounded, never a tight loop. Calls run in worker threads.
 """
 
 from __future__ import annotations
@@ -32,8 +34,12 @@ from ._log import (
     new_epoch,
     require_final,
 )
+from ._sqlite_wake import Wakeups
 
 __all__ = ["SQLiteStore"]
+
+# The fallback interval of a waiter that other processes' appends wake.
+_WOKEN_POLL = 0.25
 
 T = TypeVar("T")
 
@@ -80,6 +86,7 @@ class SQLiteStore(StreamStore):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._changed: dict[str, anyio.Event] = {}
+        self._wakeups = Wakeups(self.path, self._notify)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
@@ -220,6 +227,7 @@ class SQLiteStore(StreamStore):
         check_final_last(events)
         seq = await self._run(lambda db: self._write(db, stream_id, token, events, lease_ttl))
         self._notify(stream_id)
+        self._wakeups.announce(stream_id)
         assert seq is not None
         return seq
 
@@ -232,6 +240,7 @@ class SQLiteStore(StreamStore):
             lambda db: self._write(db, stream_id, None, [(kind, data)], 0.0, if_lapsed)
         )
         self._notify(stream_id)
+        self._wakeups.announce(stream_id)
         return seq is not None
 
     def _info(self, db: sqlite3.Connection, stream_id: str) -> StreamInfo | None:
@@ -264,6 +273,8 @@ class SQLiteStore(StreamStore):
 
     async def read(self, stream_id: str, after: int, timeout: float) -> list[Event]:
         deadline = time.monotonic() + timeout
+        # Woken by other processes' appends, a waiter looks again less often.
+        poll = max(self.poll, _WOKEN_POLL) if self._wakeups.listen() else self.poll
         while True:
             changed = self._changed.get(stream_id)
             if changed is None:
@@ -274,9 +285,10 @@ class SQLiteStore(StreamStore):
             remaining = deadline - time.monotonic()
             if events or finished or remaining <= 0:
                 return events
-            with anyio.move_on_after(min(remaining, self.poll)):
+            with anyio.move_on_after(min(remaining, poll)):
                 await changed.wait()
 
     async def aclose(self) -> None:
+        self._wakeups.close()
         with self._lock:
             self._db.close()
