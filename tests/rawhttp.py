@@ -14,16 +14,17 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
 __all__ = ["RawOrigin", "Reply", "chunked", "head"]
 
 
-def head(*, status: int = 200, **headers: str) -> bytes:
-    """A response head; ``transfer_encoding="chunked"`` is spelled with ``_``."""
+def head(headers: Mapping[str, str], *, status: int = 200) -> bytes:
+    """A response head (an event stream unless ``headers`` say otherwise)."""
     fields = {"content-type": "text/event-stream", **headers}
-    lines = [f"HTTP/1.1 {status} OK"] + [f"{k.replace('_', '-')}: {v}" for k, v in fields.items()]
+    lines = [f"HTTP/1.1 {status} OK"] + [f"{k}: {v}" for k, v in fields.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 

@@ -32,7 +32,7 @@ PIECES = ["héllo", " wörld", " 日本語", " 🙂", " end"]
 TEXT = "".join(PIECES)
 EVENTS = chat_events(PIECES)
 LAST = b"0\r\n\r\n"
-CHUNKED = {"transfer_encoding": "chunked"}
+CHUNKED = {"transfer-encoding": "chunked"}
 
 
 @contextmanager
@@ -74,15 +74,15 @@ def generate(server: RawOrigin, **options: Any) -> rill.GenerationResponse:
 
 
 def test_one_chunk_per_event_paced(origin: RawOrigin, taken: list[bool]) -> None:
-    origin.reply(head(**CHUNKED), *[chunked(e) for e in EVENTS], LAST, pause=0.005)
+    origin.reply(head(CHUNKED), *[chunked(e) for e in EVENTS], LAST, pause=0.005)
     assert generate(origin).content == TEXT
     assert taken == [True]
 
 
 def test_body_bytes_that_came_with_the_head(origin: RawOrigin, taken: list[bool]) -> None:
     body = chunked(*EVENTS)
-    origin.reply(head(**CHUNKED) + body[:50], body[50:] + LAST)
-    origin.reply(head(**CHUNKED) + body + LAST)  # the whole response in one write
+    origin.reply(head(CHUNKED) + body[:50], body[50:] + LAST)
+    origin.reply(head(CHUNKED) + body + LAST)  # the whole response in one write
     assert generate(origin).content == TEXT
     assert generate(origin).content == TEXT
     assert taken == [True, True]
@@ -92,8 +92,8 @@ def test_body_bytes_that_came_with_the_head(origin: RawOrigin, taken: list[bool]
 def test_extensions_trailers_and_odd_splits(origin: RawOrigin) -> None:
     body = chunked(*EVENTS, ext=b";name=value") + b"0;end\r\nX-Checksum: 1\r\n\r\n"
     writes = [body[i : i + 7] for i in range(0, len(body), 7)]
-    origin.reply(head(**CHUNKED), *writes, pause=0.001)
-    origin.reply(head(**CHUNKED) + body)
+    origin.reply(head(CHUNKED), *writes, pause=0.001)
+    origin.reply(head(CHUNKED) + body)
     assert generate(origin).content == TEXT
     assert generate(origin).content == TEXT
     assert origin.connections == 1
@@ -101,7 +101,7 @@ def test_extensions_trailers_and_odd_splits(origin: RawOrigin) -> None:
 
 def test_sequential_calls_share_one_connection(origin: RawOrigin, taken: list[bool]) -> None:
     for _ in range(4):
-        origin.reply(head(**CHUNKED), chunked(*EVENTS) + LAST)
+        origin.reply(head(CHUNKED), chunked(*EVENTS) + LAST)
     assert [generate(origin).content for _ in range(4)] == [TEXT] * 4
     assert taken == [True] * 4
     assert origin.connections == 1
@@ -109,8 +109,8 @@ def test_sequential_calls_share_one_connection(origin: RawOrigin, taken: list[bo
 
 
 def test_stopping_early_closes_the_connection(origin: RawOrigin) -> None:
-    origin.reply(head(**CHUNKED), *[chunked(e) for e in EVENTS], LAST, pause=0.01)
-    origin.reply(head(**CHUNKED), chunked(*EVENTS) + LAST)
+    origin.reply(head(CHUNKED), *[chunked(e) for e in EVENTS], LAST, pause=0.01)
+    origin.reply(head(CHUNKED), chunked(*EVENTS) + LAST)
     with rill.generate_stream("Hi", model="vllm/m", base_url=origin.base_url) as stream:
         first = next(iter(stream))
     assert first.content == PIECES[0]
@@ -120,8 +120,8 @@ def test_stopping_early_closes_the_connection(origin: RawOrigin) -> None:
 
 
 def test_bytes_after_the_end_keep_the_connection_out_of_the_pool(origin: RawOrigin) -> None:
-    origin.reply(head(**CHUNKED), chunked(*EVENTS) + LAST + b"HTTP/1.1 200 OK\r\n")
-    origin.reply(head(**CHUNKED), chunked(*EVENTS) + LAST)
+    origin.reply(head(CHUNKED), chunked(*EVENTS) + LAST + b"HTTP/1.1 200 OK\r\n")
+    origin.reply(head(CHUNKED), chunked(*EVENTS) + LAST)
     assert generate(origin).content == TEXT
     assert origin.wait_hangups(1)
     assert generate(origin).content == TEXT
@@ -129,7 +129,7 @@ def test_bytes_after_the_end_keep_the_connection_out_of_the_pool(origin: RawOrig
 
 
 def test_bad_chunk_size_is_a_protocol_error(origin: RawOrigin) -> None:
-    origin.reply(head(**CHUNKED), chunked(EVENTS[0]), b"zz\r\n" + EVENTS[1] + b"\r\n")
+    origin.reply(head(CHUNKED), chunked(EVENTS[0]), b"zz\r\n" + EVENTS[1] + b"\r\n")
     with pytest.raises(rill.ProtocolError, match="chunk size") as info:
         generate(origin)
     assert info.value.partial is not None and info.value.partial.content == PIECES[0]
@@ -138,14 +138,14 @@ def test_bad_chunk_size_is_a_protocol_error(origin: RawOrigin) -> None:
 
 def test_cut_mid_chunk_is_an_incomplete_stream(origin: RawOrigin) -> None:
     cut = chunked(EVENTS[1])[:-10]
-    origin.reply(head(**CHUNKED), chunked(EVENTS[0]), cut, pause=0.01, close=True)
+    origin.reply(head(CHUNKED), chunked(EVENTS[0]), cut, pause=0.01, close=True)
     with pytest.raises(rill.IncompleteStreamError, match="cut short") as info:
         generate(origin)
     assert info.value.partial is not None and info.value.partial.content == PIECES[0]
 
 
 def test_idle_deadline_while_the_body_stalls(origin: RawOrigin) -> None:
-    origin.reply(head(**CHUNKED), chunked(EVENTS[0]))  # then nothing
+    origin.reply(head(CHUNKED), chunked(EVENTS[0]))  # then nothing
     timeouts = rill.Timeouts(connect=5, first_token=5, idle=0.2, total=5)
     with pytest.raises(rill.TimeoutError) as info:
         generate(origin, timeout=timeouts)
@@ -155,9 +155,9 @@ def test_idle_deadline_while_the_body_stalls(origin: RawOrigin) -> None:
 
 def test_gzip_body(origin: RawOrigin, taken: list[bool]) -> None:
     packed = gzip.compress(b"".join(EVENTS))
-    gz = {**CHUNKED, "content_encoding": "gzip"}
-    origin.reply(head(**gz), chunked(packed[:30]), chunked(packed[30:]), LAST, pause=0.005)
-    origin.reply(head(**gz), chunked(packed) + LAST)
+    gz = {**CHUNKED, "content-encoding": "gzip"}
+    origin.reply(head(gz), chunked(packed[:30]), chunked(packed[30:]), LAST, pause=0.005)
+    origin.reply(head(gz), chunked(packed) + LAST)
     assert generate(origin).content == TEXT
     assert generate(origin).content == TEXT
     assert taken == [True, True]
@@ -166,8 +166,10 @@ def test_gzip_body(origin: RawOrigin, taken: list[bool]) -> None:
 
 def test_an_error_status_with_a_chunked_body(origin: RawOrigin) -> None:
     body = b'{"error": {"message": "no such model"}}'
-    origin.reply(head(status=404, content_type="application/json", **CHUNKED), chunked(body) + LAST)
-    origin.reply(head(**CHUNKED), chunked(*EVENTS) + LAST)
+    origin.reply(
+        head({**CHUNKED, "content-type": "application/json"}, status=404), chunked(body) + LAST
+    )
+    origin.reply(head(CHUNKED), chunked(*EVENTS) + LAST)
     with pytest.raises(rill.NotFoundError, match="no such model"):
         generate(origin)
     assert generate(origin).content == TEXT
@@ -176,13 +178,13 @@ def test_an_error_status_with_a_chunked_body(origin: RawOrigin) -> None:
 
 def test_a_content_length_body_goes_through_httpx(origin: RawOrigin, taken: list[bool]) -> None:
     body = b"".join(EVENTS)
-    origin.reply(head(content_length=str(len(body))), body)
+    origin.reply(head({"content-length": str(len(body))}), body)
     assert generate(origin).content == TEXT
     assert taken == [False]
 
 
 def test_a_users_client_goes_through_httpx(origin: RawOrigin, taken: list[bool]) -> None:
-    origin.reply(head(**CHUNKED), chunked(*EVENTS) + LAST)
+    origin.reply(head(CHUNKED), chunked(*EVENTS) + LAST)
     with httpx.Client() as http:
         assert generate(origin, http_client=http).content == TEXT
     assert taken == []
@@ -197,7 +199,7 @@ def test_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[b
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     with own_pool(), RawOrigin(context=context) as server:
         for _ in range(2):
-            server.reply(head(**CHUNKED), *[chunked(e) for e in EVENTS], LAST, pause=0.002)
+            server.reply(head(CHUNKED), *[chunked(e) for e in EVENTS], LAST, pause=0.002)
         assert generate(server).content == TEXT
         assert generate(server).content == TEXT
         assert server.connections == 1
