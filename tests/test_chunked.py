@@ -19,8 +19,12 @@ def split(body: bytes, cuts: list[int]) -> list[bytes]:
 
 
 def decode_all(*pieces: bytes) -> tuple[bytes, ChunkedDecoder]:
+    """The payload of ``pieces``; bad framing raises once the payload before
+    it was returned."""
     decoder = ChunkedDecoder()
     out = b"".join(decoder.decode(piece) for piece in pieces)
+    if decoder.error is not None:
+        raise decoder.error
     return out, decoder
 
 
@@ -78,6 +82,14 @@ def test_bad_framing_is_a_protocol_error(body: bytes) -> None:
     # The same, one byte at a time: found at the first byte that shows it.
     with pytest.raises(ProtocolError):
         decode_all(*(body[i : i + 1] for i in range(len(body))))
+
+
+def test_payload_before_bad_framing_is_returned_first() -> None:
+    decoder = ChunkedDecoder()
+    assert decoder.decode(b"5\r\nhello\r\nzz\r\n") == b"hello"
+    assert isinstance(decoder.error, ProtocolError)
+    with pytest.raises(ProtocolError):
+        decoder.decode(b"5\r\nhello\r\n")
 
 
 def test_an_endless_size_line_is_refused_once_it_passes_the_bound() -> None:

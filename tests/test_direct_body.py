@@ -128,8 +128,12 @@ def test_bytes_after_the_end_keep_the_connection_out_of_the_pool(origin: RawOrig
     assert origin.connections == 2
 
 
-def test_bad_chunk_size_is_a_protocol_error(origin: RawOrigin) -> None:
-    origin.reply(head(CHUNKED), chunked(EVENTS[0]), b"zz\r\n" + EVENTS[1] + b"\r\n")
+@pytest.mark.parametrize("together", [True, False], ids=["one-read", "own-read"])
+def test_bad_chunk_size_is_a_protocol_error(origin: RawOrigin, together: bool) -> None:
+    """The event before the bad framing is delivered, even from the same read."""
+    good, bad = chunked(EVENTS[0]), b"zz\r\n" + EVENTS[1] + b"\r\n"
+    writes = [head(CHUNKED) + good + bad] if together else [head(CHUNKED), good, bad]
+    origin.reply(*writes, pause=0.02)
     with pytest.raises(rill.ProtocolError, match="chunk size") as info:
         generate(origin)
     assert info.value.partial is not None and info.value.partial.content == PIECES[0]

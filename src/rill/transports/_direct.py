@@ -103,24 +103,30 @@ class DirectBody:
         as it is when the read starts."""
         decoder = ChunkedDecoder()
         decode = decoder.decode
-        if self._leading:
-            data = decode(self._leading)
-            self._leading = b""
-            if data:
-                yield data
         perf_counter = time.perf_counter
         sock = self._sock
-        while not decoder.done:
+        raw, self._leading = self._leading, b""
+        while True:
+            if raw:
+                try:
+                    data = decode(raw)
+                except RemoteError as exc:
+                    raise session.fail(exc) from None
+                if data:
+                    yield data
+                if decoder.error is not None:
+                    raise session.fail(decoder.error)
+                if decoder.done:
+                    break
             left = session.deadline - perf_counter()
             if left <= 0.0:
                 raise session.expired()
-            timeout = None if left == math.inf else left
             try:
                 if sock is not None:
-                    sock.settimeout(timeout)
+                    sock.settimeout(None if left == math.inf else left)
                     raw = sock.recv(_READ_SIZE)
                 else:
-                    raw = self._read(_READ_SIZE, timeout)
+                    raw = self._read(_READ_SIZE, None if left == math.inf else left)
             except (TimeoutError, httpcore.TimeoutException):
                 raise session.expired() from None
             except (OSError, httpcore.NetworkError) as exc:
@@ -131,12 +137,6 @@ class DirectBody:
                         "the stream was cut short: the connection closed before the body ended"
                     )
                 )
-            try:
-                data = decode(raw)
-            except RemoteError as exc:
-                raise session.fail(exc) from None
-            if data:
-                yield data
         if not decoder.extra:
             self._release()
 

@@ -11,8 +11,12 @@ own read, so a read that is exactly one whole chunk is decoded by one regular
 expression match and one slice.
 
 Framing that is not valid (a size that is not hexadecimal, data not followed
-by CRLF, an over-long line) is a ``ProtocolError``. The decoder cannot see the
-connection close: whoever reads the socket checks ``done`` at end of file.
+by CRLF, an over-long line) is a ``ProtocolError``. When payload came before
+it in the same bytes, ``decode`` returns that payload and keeps the error as
+``error`` (raised by the next ``decode``), so that nothing which arrived
+intact is lost; the caller checks ``error`` once it passed the payload on.
+The decoder cannot see the connection close: whoever reads the socket checks
+``done`` at end of file.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ _SIZE, _DATA, _CRLF, _TRAILER, _DONE = range(5)
 class ChunkedDecoder:
     """Incremental decoder for one chunked message body."""
 
-    __slots__ = ("_left", "_pending", "_state", "_trailers", "done", "extra")
+    __slots__ = ("_left", "_pending", "_state", "_trailers", "done", "error", "extra")
 
     def __init__(self) -> None:
         # Framing bytes not yet complete: part of a size line, of the CRLF
@@ -51,12 +55,16 @@ class ChunkedDecoder:
         self._state = _SIZE
         self._trailers = 0
         self.done = False
+        self.error: ProtocolError | None = None
+        """Bad framing found after the payload that ``decode`` returned."""
         self.extra = False
         """True when bytes followed the end of the body (the connection
         then cannot carry another response)."""
 
     def decode(self, data: bytes) -> bytes:
         """The payload carried by ``data`` (empty when it held only framing)."""
+        if self.error is not None:
+            raise self.error
         if self._state == _SIZE and not self._pending:
             match = _HEADER.match(data)
             if match is not None:
@@ -65,13 +73,19 @@ class ChunkedDecoder:
                 # Exactly one whole, non-last chunk: the common case.
                 if end > start and len(data) == end + 2 and data.endswith(b"\r\n"):
                     return data[start:end]
-        return self._decode(data)
+        out: list[bytes] = []
+        try:
+            self._decode(data, out)
+        except ProtocolError as exc:
+            if not out:
+                raise
+            self.error = exc
+        return b"".join(out)
 
-    def _decode(self, data: bytes) -> bytes:
+    def _decode(self, data: bytes, out: list[bytes]) -> None:
         if self._pending:
             data = self._pending + data
             self._pending = b""
-        out: list[bytes] = []
         pos, size = 0, len(data)
         while pos < size:
             state = self._state
@@ -108,7 +122,6 @@ class ChunkedDecoder:
             else:  # _DONE
                 self.extra = True
                 break
-        return b"".join(out)
 
     def _incomplete_size(self, data: bytes, pos: int) -> None:
         """No complete size line at ``pos``: fine when it is only cut short,
