@@ -48,8 +48,12 @@ def own_pool() -> Iterator[None]:
         rill_httpx._default_client = saved
 
 
-@pytest.fixture
-def origin() -> Iterator[RawOrigin]:
+@pytest.fixture(params=["socket", "stream"])
+def origin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[RawOrigin]:
+    """The origin; the body read with ``recv`` on the socket, or through
+    httpcore's network stream (as a stream that is not a plain socket is)."""
+    if request.param == "stream":
+        monkeypatch.setattr(_direct, "_socket", lambda stream: None)
     with own_pool(), RawOrigin() as server:
         yield server
 
@@ -178,6 +182,12 @@ def test_an_error_status_with_a_chunked_body(origin: RawOrigin) -> None:
         generate(origin)
     assert generate(origin).content == TEXT
     assert origin.connections == 1
+
+
+def test_no_body_after_a_204_whatever_its_header_says(origin: RawOrigin) -> None:
+    origin.reply(head(CHUNKED, status=204))
+    with pytest.raises(rill.ProtocolError, match="204"):
+        generate(origin, timeout=rill.Timeouts(connect=5, first_token=5, idle=5, total=5))
 
 
 def test_a_content_length_body_goes_through_httpx(origin: RawOrigin, taken: list[bool]) -> None:

@@ -78,7 +78,9 @@ class DirectBody:
     def take(cls, response: httpx.Response) -> DirectBody | None:
         """Take over reading ``response``'s body, or None when it is not a
         chunked HTTP/1.1 body on one of httpcore's own connections."""
-        if response.http_version != "HTTP/1.1":
+        # 204 and 304 have no body, whatever their header fields say (RFC
+        # 9112 §6.3); rill sends neither HEAD nor CONNECT.
+        if response.http_version != "HTTP/1.1" or response.status_code in (204, 304):
             return None
         if response.headers.get("transfer-encoding", "").strip().lower() != "chunked":
             return None
