@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import ssl
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,10 @@ import trustme
 
 import rill
 from rill.transports import _direct
-from rill.transports import _httpx as rill_httpx
 
 from .h2origin import chat_events
+from .pools import own_sync_pool
+from .proxy import TunnelProxy
 from .rawhttp import RawOrigin, chunked, head
 
 PIECES = ["héllo", " wörld", " 日本語", " 🙂", " end"]
@@ -35,26 +35,13 @@ LAST = b"0\r\n\r\n"
 CHUNKED = {"transfer-encoding": "chunked"}
 
 
-@contextmanager
-def own_pool() -> Iterator[None]:
-    """rill's process-wide sync client, made afresh for the test and closed after."""
-    saved = rill_httpx._default_client
-    rill_httpx._default_client = None
-    try:
-        yield
-    finally:
-        if rill_httpx._default_client is not None:
-            rill_httpx._default_client.close()
-        rill_httpx._default_client = saved
-
-
 @pytest.fixture(params=["socket", "stream"])
 def origin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[RawOrigin]:
     """The origin; the body read with ``recv`` on the socket, or through
     httpcore's network stream (as a stream that is not a plain socket is)."""
     if request.param == "stream":
         monkeypatch.setattr(_direct, "_socket", lambda stream: None)
-    with own_pool(), RawOrigin() as server:
+    with own_sync_pool(), RawOrigin() as server:
         yield server
 
 
@@ -211,10 +198,32 @@ def test_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[b
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    with own_pool(), RawOrigin(context=context) as server:
+    with own_sync_pool(), RawOrigin(context=context) as server:
         for _ in range(2):
             server.reply(head(CHUNKED), *[chunked(e) for e in EVENTS], LAST, pause=0.002)
         assert generate(server).content == TEXT
         assert generate(server).content == TEXT
         assert server.connections == 1
+    assert taken == [True, True]
+
+
+def test_through_an_https_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[bool]
+) -> None:
+    """TLS to the origin inside a CONNECT tunnel: the body is still read from
+    the (TLS) socket, and the tunnelled connection is pooled."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    with TunnelProxy() as proxy, own_sync_pool(), RawOrigin(context=context) as server:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        for _ in range(2):
+            server.reply(head(CHUNKED), *[chunked(e) for e in EVENTS], LAST, pause=0.002)
+        assert generate(server).content == TEXT
+        assert generate(server).content == TEXT
+        assert server.connections == 1
+        assert len(proxy.targets) == 1
     assert taken == [True, True]

@@ -31,7 +31,8 @@ import rill
 from rill.testing import Emulator, Fault, Script
 from rill.testing._protocols import encoder_for
 from rill.testing._script import RecordedRequest
-from rill.transports import _httpx as rill_httpx
+
+from .pools import own_sync_pool
 
 TEXT = "héllo wörld 日本語 🙂 one two three four five six seven eight nine ten end"
 BOOM = "boom: the model fell over"
@@ -438,20 +439,14 @@ def _call_sync(
 
 @contextmanager
 def _sync_client(mode: str) -> Iterator[httpx.Client | None]:
-    """An httpx.Client of the test's, or None for rill's own pooled client:
-    a new one, closed afterwards like the test's."""
+    """An httpx.Client of the test's, or None for rill's own pooled client
+    (a new one, closed afterwards like the test's)."""
     if mode == "sync":
         with httpx.Client(timeout=None) as http:
             yield http
-        return
-    saved = rill_httpx._default_client
-    rill_httpx._default_client = None
-    try:
-        yield None
-    finally:
-        if rill_httpx._default_client is not None:
-            rill_httpx._default_client.close()
-        rill_httpx._default_client = saved
+    else:
+        with own_sync_pool():
+            yield None
 
 
 async def _call_async(
