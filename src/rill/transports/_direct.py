@@ -14,15 +14,18 @@ h11 stays the owner of the connection's state. The body bytes it had already
 received with the head are taken from its buffer; when the body ended
 cleanly, h11 is given the one last chunk (``0 CRLF CRLF``) and reads its end
 of message, so that when the response is closed httpcore sees a complete
-response and returns the connection to the pool as it always does. A body that did not end
-cleanly (an error, the caller stopping early, bytes after its end) leaves h11
-short of the end, and closing the response then closes the connection.
+response and returns the connection to the pool as it always does. A body
+that did not end cleanly (an error, the caller stopping early, bytes after
+its end) leaves h11 short of the end, and closing the response then closes
+the connection.
 
-This reaches into httpx's and httpcore's objects; ``DirectBody.take`` checks
-each step and returns None for anything that does not look as expected (a
-proxy-less or proxied HTTP/1.1 connection of httpcore's own is expected),
-and the body is then read through httpx as for any other client. A user's
-``httpx.Client`` always goes through httpx.
+This reaches into private attributes: httpx's and httpcore's byte streams
+(``_stream``, ``_httpcore_stream``, ``_connection``), httpcore's HTTP/1.1
+connection (``_h11_state``, ``_network_stream``) and h11's receive buffer
+(``_receive_buffer``). ``DirectBody.take`` checks each step and returns None
+for anything that does not look as expected, and the body is then read
+through httpx as for any other client. A user's ``httpx.Client`` always goes
+through httpx.
 """
 
 from __future__ import annotations

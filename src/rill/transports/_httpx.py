@@ -7,6 +7,10 @@ read, and disarmed while the caller's code runs between reads. A client whose
 transport rill cannot wrap is bounded per read by a cancel scope (async) or
 checked between reads by the session (sync). httpx's exceptions become rill's
 in ``_translate``, the one place that knows them.
+
+rill's own sync client (``default_client``) reads a chunked HTTP/1.1 body
+from the socket itself (``_direct``), which has its own deadline handling and
+raises rill's errors directly.
 """
 
 from __future__ import annotations
