@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections import deque
@@ -40,6 +41,8 @@ class Reply:
     """Seconds between writes (so that each tends to be its own read)."""
     close: bool = False
     """Close the connection after the last write."""
+    reset: bool = False
+    """Close it with a TCP reset (RST) instead of an orderly end of file."""
 
 
 @dataclass
@@ -63,8 +66,10 @@ class RawOrigin:
         scheme = "https" if self.context else "http"
         return f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}/v1"
 
-    def reply(self, *writes: bytes, pause: float = 0.0, close: bool = False) -> None:
-        self.replies.append(Reply(list(writes), pause, close))
+    def reply(
+        self, *writes: bytes, pause: float = 0.0, close: bool = False, reset: bool = False
+    ) -> None:
+        self.replies.append(Reply(list(writes), pause, close, reset))
 
     def wait_hangups(self, count: int, timeout: float = 2.0) -> bool:
         end = time.monotonic() + timeout
@@ -120,7 +125,10 @@ class RawOrigin:
                     if i and reply.pause:
                         time.sleep(reply.pause)
                     sock.sendall(data)
-                if reply.close:
+                if reply.reset:
+                    linger = struct.pack("ii", 1, 0)  # on, 0 s: close() sends RST
+                    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                if reply.close or reply.reset:
                     return
         except OSError:  # the client hung up while the origin was writing
             self.hangups += 1

@@ -139,6 +139,14 @@ def test_cut_mid_chunk_is_an_incomplete_stream(origin: RawOrigin) -> None:
     assert info.value.partial is not None and info.value.partial.content == PIECES[0]
 
 
+def test_a_reset_connection_is_an_incomplete_stream(origin: RawOrigin) -> None:
+    cut = chunked(EVENTS[1])[:-10]
+    origin.reply(head(CHUNKED), chunked(EVENTS[0]), cut, pause=0.02, reset=True)
+    with pytest.raises(rill.IncompleteStreamError, match="cut short") as info:
+        generate(origin)
+    assert info.value.partial is not None and info.value.partial.content == PIECES[0]
+
+
 def test_idle_deadline_while_the_body_stalls(origin: RawOrigin) -> None:
     origin.reply(head(CHUNKED), chunked(EVENTS[0]))  # then nothing
     timeouts = rill.Timeouts(connect=5, first_token=5, idle=0.2, total=5)
