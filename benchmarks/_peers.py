@@ -199,12 +199,15 @@ class _Rill(Peer):
 
 
 class RillSync(_Rill):
+    """rill's sync API with its defaults: rill's own pooled client, as the
+    README recommends."""
+
     name = "rill sync"
     function = "generate_stream"
     """The rill function that streams: chat, or ``complete_stream`` for text completions."""
 
     def open(self, url: str) -> None:
-        self._client = self._httpx.Client(timeout=60)
+        self._client = None
         self._kwargs = self._options(url, self._client)
         self._stream = getattr(self._rill, self.function)
 
@@ -223,6 +226,18 @@ class RillSync(_Rill):
                 if not stamp and chunk.content:
                     stamp = perf_counter()
         return stamp
+
+
+class RillSyncHttpx(RillSync):
+    """rill's sync API given the caller's own ``httpx.Client``, whose bodies
+    rill reads through httpx."""
+
+    name = "rill sync, httpx client"
+
+    def open(self, url: str) -> None:
+        super().open(url)
+        self._client = self._httpx.Client(timeout=60)
+        self._kwargs = self._options(url, self._client)
 
     def close(self) -> None:
         self._client.close()
@@ -529,6 +544,7 @@ class RillBaseAsync(RillAsync):
 PEERS: dict[str, type[Peer]] = {
     "floor": Floor,
     "rill-sync": RillSync,
+    "rill-sync-httpx": RillSyncHttpx,
     "rill-async": RillAsync,
     "rill-completions-sync": RillCompletionsSync,
     "rill-completions-async": RillCompletionsAsync,

@@ -18,6 +18,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ from rill.testing import Emulator, Fault, Script
 from rill.testing._protocols import encoder_for
 from rill.testing._script import RecordedRequest
 
+from .pools import own_sync_pool
+
 TEXT = "héllo wörld 日本語 🙂 one two three four five six seven eight nine ten end"
 BOOM = "boom: the model fell over"
 
@@ -43,8 +46,11 @@ BIG = 2.0
 MARGIN = 0.05  # a timer may fire this much early (clock granularity)
 SERVER_WAIT = 5.0  # server-side stalls: longer than any bound, ended by the client hanging up
 
-MODES = ["sync", "async", "async-aiohttp"]
-"""Sync over httpx; async over an httpx.AsyncClient, and over aiohttp."""
+MODES = ["sync", "sync-default", "async", "async-aiohttp"]
+"""Sync over an httpx.Client and over rill's own client (whose chunked bodies
+are read from the socket, not through httpx); async over an httpx.AsyncClient,
+and over aiohttp."""
+SYNC_MODES = ["sync", "sync-default"]
 
 
 # -- the protocols --------------------------------------------------------------
@@ -401,8 +407,8 @@ def call(
     }
     received: list[str] = []
     entry = "complete" if protocol.completions else "generate"
-    if mode == "sync":
-        outcome = _call_sync(emu, kwargs, received, strict, entry)
+    if mode.startswith("sync"):
+        outcome = _call_sync(emu, kwargs, received, strict, entry, mode)
     else:
         outcome = asyncio.run(_call_async(emu, kwargs, received, strict, mode, entry))
     outcome.requests = len(emu.requests) - before - 1  # less the probe
@@ -411,12 +417,12 @@ def call(
 
 
 def _call_sync(
-    emu: Emulator, kwargs: dict[str, Any], received: list[str], strict: bool, entry: str
+    emu: Emulator, kwargs: dict[str, Any], received: list[str], strict: bool, entry: str, mode: str
 ) -> Outcome:
     """``entry`` is ``generate`` (chat) or ``complete`` (text completions)."""
     response, error = None, None
     stream_of, whole = getattr(rill, f"{entry}_stream"), getattr(rill, entry)
-    with httpx.Client(timeout=None) as http:
+    with _sync_client(mode) as http:
         started = time.perf_counter()
         try:
             stream = stream_of("Hi", http_client=http, **kwargs)
@@ -429,6 +435,18 @@ def _call_sync(
         closed = emu.wait_closed(timeout=1) if strict and error is not None else None
         _probe(emu, kwargs, whole("Hi", http_client=http, **kwargs))
     return Outcome(received, response, error, elapsed, closed, 0)
+
+
+@contextmanager
+def _sync_client(mode: str) -> Iterator[httpx.Client | None]:
+    """An httpx.Client of the test's, or None for rill's own pooled client
+    (a new one, closed afterwards like the test's)."""
+    if mode == "sync":
+        with httpx.Client(timeout=None) as http:
+            yield http
+    else:
+        with own_sync_pool():
+            yield None
 
 
 async def _call_async(
@@ -496,18 +514,19 @@ def _cut_offsets(name: str) -> Iterator[tuple[str, int]]:
 CUTS = [(name, label, n) for name in PROTOCOLS for label, n in _cut_offsets(name)]
 
 
+@pytest.mark.parametrize("mode", SYNC_MODES)
 @pytest.mark.parametrize(
     ("name", "offset"),
     [pytest.param(name, n, id=f"{name}-{label}") for name, label, n in CUTS],
 )
-def test_cut_at_a_byte_offset(rill_emulator: Emulator, name: str, offset: int) -> None:
+def test_cut_at_a_byte_offset(rill_emulator: Emulator, mode: str, name: str, offset: int) -> None:
     stream = stream_of(name)
     expected = stream.received_text(offset)
     before_output = expected == {""}
     out = call(
         rill_emulator,
         name,
-        "sync",
+        mode,
         body_script(stream, faults=(Fault.close_after(offset),)),
         Script.of_text(TEXT),  # what a wrong retry would get
         max_retries=2,
@@ -772,14 +791,15 @@ def test_rate_limited_then_success(rill_emulator: Emulator, name: str, mode: str
     assert out.requests == 2
 
 
+@pytest.mark.parametrize("mode", SYNC_MODES)
 @pytest.mark.parametrize("name", PROTOCOLS)
-def test_server_errors_twice_then_success(rill_emulator: Emulator, name: str) -> None:
+def test_server_errors_twice_then_success(rill_emulator: Emulator, mode: str, name: str) -> None:
     stream = stream_of(name)
     now = {"retry-after": "0"}
     out = call(
         rill_emulator,
         name,
-        "sync",
+        mode,
         Script.of_status(500, headers=now),
         Script.of_status(500, headers=now),
         body_script(stream),
@@ -818,15 +838,16 @@ BAD_EVENTS: dict[str, Callable[[Stream], bytes]] = {
 }
 
 
+@pytest.mark.parametrize("mode", SYNC_MODES)
 @pytest.mark.parametrize("name", PROTOCOLS)
 @pytest.mark.parametrize("bad", BAD_EVENTS)
-def test_bad_event_after_output(rill_emulator: Emulator, name: str, bad: str) -> None:
+def test_bad_event_after_output(rill_emulator: Emulator, mode: str, name: str, bad: str) -> None:
     stream = stream_of(name)
     at = stream.first_output() + 1
     out = call(
         rill_emulator,
         name,
-        "sync",
+        mode,
         body_script(stream, stream.with_events(at, BAD_EVENTS[bad](stream))),
         Script.of_text(TEXT),
         max_retries=2,
@@ -847,8 +868,9 @@ def _max_event_option() -> bool:
     return "max_event_bytes" in RequestOptions.__optional_keys__
 
 
+@pytest.mark.parametrize("mode", SYNC_MODES)
 @pytest.mark.parametrize("name", PROTOCOLS)
-def test_endless_line(rill_emulator: Emulator, name: str) -> None:
+def test_endless_line(rill_emulator: Emulator, mode: str, name: str) -> None:
     stream = stream_of(name)
     options: dict[str, Any] = {"timeout": timeouts(total=10.0)}
     if _max_event_option():
@@ -860,7 +882,7 @@ def test_endless_line(rill_emulator: Emulator, name: str) -> None:
         stream.protocol.framing, b'\n,\r\n{"candidates":"'
     )
     fault = Fault.flood_after(first_output_end(stream), size=size, prefix=prefix)
-    out = call(rill_emulator, name, "sync", body_script(stream, faults=(fault,)), **options)
+    out = call(rill_emulator, name, mode, body_script(stream, faults=(fault,)), **options)
     out.failed(rill.ProtocolError)
     assert out.partial().content == stream.protocol.text(stream.frames[stream.first_output()])
 
@@ -873,29 +895,34 @@ HTML = (
 )
 
 
+@pytest.mark.parametrize("mode", SYNC_MODES)
 @pytest.mark.parametrize("name", PROTOCOLS)
-def test_html_page_with_status_200(rill_emulator: Emulator, name: str) -> None:
+def test_html_page_with_status_200(rill_emulator: Emulator, mode: str, name: str) -> None:
     out = call(
-        rill_emulator, name, "sync", Script.of_body(HTML, content_type="text/html; charset=utf-8")
+        rill_emulator, name, mode, Script.of_body(HTML, content_type="text/html; charset=utf-8")
     )
     out.failed(rill.ProtocolError, rill.IncompleteStreamError)
     assert out.partial().content == ""
 
 
+@pytest.mark.parametrize("mode", SYNC_MODES)
 @pytest.mark.parametrize("name", PROTOCOLS)
 @pytest.mark.parametrize("status", [200, 204])
-def test_empty_body(rill_emulator: Emulator, name: str, status: int) -> None:
+def test_empty_body(rill_emulator: Emulator, mode: str, name: str, status: int) -> None:
     stream = stream_of(name)
-    out = call(rill_emulator, name, "sync", body_script(stream, b"", status=status))
+    out = call(rill_emulator, name, mode, body_script(stream, b"", status=status))
     error = out.failed(rill.RemoteError)
     assert str(status) in str(error), str(error)
     partial = getattr(error, "partial", None)
     assert partial is None or partial.content == ""
 
 
+@pytest.mark.parametrize("mode", SYNC_MODES)
 @pytest.mark.parametrize("name", PROTOCOLS)
 @pytest.mark.parametrize("status", [302, 307])
-def test_redirect_is_not_followed(rill_emulator: Emulator, name: str, status: int) -> None:
+def test_redirect_is_not_followed(
+    rill_emulator: Emulator, mode: str, name: str, status: int
+) -> None:
     protocol = PROTOCOLS[name]
     location = f"{rill_emulator.url}/moved{protocol.path}"
     script = Script.of_body(
@@ -904,7 +931,7 @@ def test_redirect_is_not_followed(rill_emulator: Emulator, name: str, status: in
         content_type="text/html",
         headers={"Location": location},
     )
-    out = call(rill_emulator, name, "sync", script, max_retries=2)
+    out = call(rill_emulator, name, mode, script, max_retries=2)
     error = out.failed(rill.APIStatusError)
     assert isinstance(error, rill.APIStatusError) and error.status_code == status
     assert str(status) in str(error) and location in str(error), str(error)

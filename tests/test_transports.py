@@ -17,6 +17,8 @@ import trio
 import rill
 from rill.testing import Emulator, Script
 
+from .pools import own_sync_pool
+
 TEXT = "one two three four five"
 
 
@@ -37,6 +39,15 @@ def test_sequential_async_calls_on_one_loop_share_one_connection(
     assert asyncio.run(main()) == [TEXT] * 5
     assert rill_emulator.connections_served == 1
     # asyncio.run shut the loop down, and with it the loop's pool.
+    assert rill_emulator.wait_closed(timeout=2)
+
+
+def test_sequential_sync_calls_share_one_connection(rill_emulator: Emulator) -> None:
+    with own_sync_pool():
+        for _ in range(5):
+            rill_emulator.enqueue(Script.of_text(TEXT, tokens_per_second=500))
+            assert rill.generate("Hi", **opts(rill_emulator)).content == TEXT
+        assert rill_emulator.connections_served == 1
     assert rill_emulator.wait_closed(timeout=2)
 
 

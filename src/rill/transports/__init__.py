@@ -60,7 +60,9 @@ def check_async_client(client: object) -> None:
 def sync_transport(client: Any) -> Transport:
     from ._httpx import HttpxTransport, default_client
 
-    return HttpxTransport(default_client() if client is None else client)
+    if client is None:
+        return HttpxTransport(default_client(), direct=True)
+    return HttpxTransport(client)
 
 
 async def async_transport(client: Any) -> tuple[AsyncTransport, bool]:

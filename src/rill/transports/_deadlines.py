@@ -38,7 +38,7 @@ from contextvars import ContextVar
 import httpcore
 import httpx
 
-__all__ = ["Deadline", "install"]
+__all__ = ["Deadline", "install", "unwrap"]
 
 
 class Deadline:
@@ -105,6 +105,12 @@ class _Stream(httpcore.NetworkStream):
 
     def get_extra_info(self, info: str) -> typing.Any:
         return self._inner.get_extra_info(info)
+
+
+def unwrap(stream: object) -> object:
+    """The network stream under ``stream``, when ``install`` wrapped it: for
+    a reader that bounds each read with the session's deadline itself."""
+    return stream._inner if isinstance(stream, _Stream) else stream
 
 
 class _Backend(httpcore.NetworkBackend):

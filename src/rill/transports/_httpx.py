@@ -7,6 +7,10 @@ read, and disarmed while the caller's code runs between reads. A client whose
 transport rill cannot wrap is bounded per read by a cancel scope (async) or
 checked between reads by the session (sync). httpx's exceptions become rill's
 in ``_translate``, the one place that knows them.
+
+rill's own sync client (``default_client``) reads a chunked HTTP/1.1 body
+from the socket itself (``_direct``), which has its own deadline handling and
+raises rill's errors directly.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .._errors import RemoteError
 from .._session import StreamSession
 from ..wire._decompress import ACCEPT_ENCODING
 from ._deadlines import Deadline, install
+from ._direct import DirectBody
 from ._seam import acapped, ainflated, capped, content_encoding, inflated
 
 __all__ = ["AsyncHttpxTransport", "HttpxTransport", "default_client", "new_async_client"]
@@ -72,13 +77,15 @@ def _request(client: httpx.Client | httpx.AsyncClient, session: StreamSession) -
 
 class HttpxTransport:
     """Sync requests through an ``httpx.Client`` (rill's pooled default, or
-    the caller's)."""
+    the caller's). ``direct``: the client is rill's own, whose chunked
+    HTTP/1.1 bodies are read from the socket (``_direct``)."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_client", "_direct")
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, *, direct: bool = False) -> None:
         install(client)
         self._client = client
+        self._direct = direct
 
     def send(self, session: StreamSession) -> HttpxResponse:
         deadline = Deadline()
@@ -91,22 +98,35 @@ class HttpxTransport:
             raise _translate(exc, session, sending=True) from None
         finally:
             deadline.at = None
-        return HttpxResponse(response, session, deadline)
+        return HttpxResponse(response, session, deadline, self._direct)
 
 
 class HttpxResponse:
-    __slots__ = ("_body", "_deadline", "_response", "_session", "headers", "status")
+    __slots__ = ("_body", "_deadline", "_direct", "_response", "_session", "headers", "status")
 
-    def __init__(self, response: httpx.Response, session: StreamSession, deadline: Deadline):
+    def __init__(
+        self,
+        response: httpx.Response,
+        session: StreamSession,
+        deadline: Deadline,
+        direct: bool = False,
+    ):
         self._response = response
         self._session = session
         self._deadline = deadline
+        self._direct = direct
         self.status = response.status_code
         self.headers: Mapping[str, str] = response.headers
         self._body: Generator[bytes, None, None] | None = None
 
     def body(self) -> Iterator[bytes]:
-        self._body = self._pieces()
+        direct = DirectBody.take(self._response) if self._direct else None
+        if direct is None:
+            self._body = self._pieces()
+        else:
+            encoding = content_encoding(self.headers)
+            pieces = direct.pieces(self._session)
+            self._body = pieces if encoding is None else _inflating(pieces, encoding, self._session)
         return self._body
 
     def _pieces(self) -> Generator[bytes, None, None]:
@@ -139,6 +159,15 @@ class HttpxResponse:
         if self._body is not None:
             self._body.close()
         self._response.close()
+
+
+def _inflating(
+    raw: Iterable[bytes], encoding: str, session: StreamSession
+) -> Generator[bytes, None, None]:
+    try:
+        yield from inflated(raw, encoding)
+    except RemoteError as exc:  # a corrupt compressed body
+        raise session.fail(exc) from None
 
 
 _default_client: httpx.Client | None = None
