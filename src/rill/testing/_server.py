@@ -89,6 +89,7 @@ class Emulator:
         self._requests: list[RecordedRequest] = []
         self._open = 0
         self._served = 0
+        self._answered = 0
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._thread: threading.Thread | None = None
@@ -186,6 +187,16 @@ class Emulator:
     def connections_served(self) -> int:
         """TCP connections accepted since the start."""
         return self._served
+
+    def wait_answered(self, timeout: float = 5.0) -> bool:
+        """Block until every request received so far has been answered to
+        the end of its response (its last byte written); False if
+        ``timeout`` ran out first. A pooled client keeps its connection
+        open afterwards, so this, not ``wait_closed``, says a response is over."""
+        with self._connections_changed:
+            return self._connections_changed.wait_for(
+                lambda: self._answered >= len(self._requests), timeout
+            )
 
     def wait_closed(self, timeout: float = 5.0) -> bool:
         """Block until no connection is open; False if ``timeout`` ran out first."""
@@ -330,6 +341,9 @@ class Emulator:
             request_id=f"req_rill{seq:06d}",
             reader=reader,
         )
+        with self._connections_changed:
+            self._answered += 1
+            self._connections_changed.notify_all()
         return keep_alive
 
     def _take_script(self, request: RecordedRequest, encoder: Encoder) -> tuple[Script, int]:
