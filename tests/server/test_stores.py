@@ -340,3 +340,38 @@ async def test_sqlite_wakes_a_reader_in_another_process(tmp_path: Path, anyio_ba
         assert 0.3 <= elapsed < 2.5, elapsed  # woken by the append, not by the 5 s poll
     finally:
         await store.aclose()
+
+
+async def test_a_channel_watched_again_as_it_is_released_stays_subscribed(
+    store_url: str, anyio_backend: str
+) -> None:
+    """A reader waits again at the moment its idle channel is released: the
+    release's UNSUBSCRIBE must not land after the new SUBSCRIBE."""
+    if not store_url.startswith(("redis://", "redis+cluster://")):
+        pytest.skip("wake-ups by notice are the Redis store's")
+    from rill.server._redis import RedisStore, _keys
+
+    store = open_store(store_url)
+    assert isinstance(store, RedisStore)
+    notices = store._notices
+    try:
+        sid, token = _id(), new_token()
+        await store.create(sid, "t", token, 10.0)
+        name = _keys(sid)[3]
+        async with notices.watching(name) as channel:
+            pass
+        channel.idle_since -= 60  # idle long enough: this release goes through
+        notices._release(channel)
+        async with notices.watching(name) as again:
+            changed = again.changed
+            await store.append(sid, token, [("chunk", "1")], 10.0)
+            with anyio.fail_after(2.0):
+                await changed.wait()  # the notice of that append arrived
+        await anyio.sleep(0.2)  # the release's unsubscribe, if any, has run
+        async with notices.watching(name) as later:
+            changed = later.changed
+            await store.append(sid, token, [("chunk", "2")], 10.0)
+            with anyio.fail_after(2.0):
+                await changed.wait()
+    finally:
+        await store.aclose()

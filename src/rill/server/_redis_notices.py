@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis, RedisCluster
@@ -38,11 +39,13 @@ class Channel:
     """One stream's channel: ``notices`` counts what arrived; ``changed`` is
     set (and replaced) by each notice."""
 
-    __slots__ = ("changed", "confirmed", "name", "notices", "users")
+    __slots__ = ("changed", "confirmed", "idle_since", "lingering", "name", "notices", "users")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.users = 0
+        self.idle_since = 0.0
+        self.lingering = False
         self.notices = 0
         self.changed = asyncio.Event()
         self.confirmed = asyncio.Event()
@@ -78,7 +81,10 @@ class Notices:
         finally:
             channel.users -= 1
             if not channel.users:
-                asyncio.get_running_loop().call_later(_LINGER, self._release, channel)
+                channel.idle_since = time.monotonic()
+                if not channel.lingering:
+                    channel.lingering = True
+                    asyncio.get_running_loop().call_later(_LINGER, self._release, channel)
 
     async def _subscribe(self, channel: Channel) -> None:
         if self._closed:
@@ -99,7 +105,15 @@ class Notices:
         await channel.confirmed.wait()
 
     def _release(self, channel: Channel) -> None:
+        """Unsubscribe a channel nobody has waited on for ``_LINGER`` seconds
+        (a reader between two reads is not "nobody": it counts from the last)."""
+        channel.lingering = False
         if self._closed or channel.users or self._channels.get(channel.name) is not channel:
+            return
+        idle = time.monotonic() - channel.idle_since
+        if idle < _LINGER:
+            channel.lingering = True
+            asyncio.get_running_loop().call_later(_LINGER - idle, self._release, channel)
             return
         del self._channels[channel.name]
         if self._pubsub is not None:
@@ -107,9 +121,12 @@ class Notices:
             task = asyncio.get_running_loop().create_task(unsubscribe)
             task.add_done_callback(_ignore_failure)
 
-    @staticmethod
-    async def _unsubscribe(pubsub: PubSub, name: str) -> None:
-        await pubsub.unsubscribe(name)
+    async def _unsubscribe(self, pubsub: PubSub, name: str) -> None:
+        async with self._lock:
+            # Watched again meanwhile (and subscribed, or about to be, after
+            # this lock): an UNSUBSCRIBE now would silence it.
+            if name not in self._channels:
+                await pubsub.unsubscribe(name)
 
     async def _listen(self) -> None:
         pubsub = self._pubsub
