@@ -4,7 +4,7 @@ rill gets when it calls the emulator directly."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
@@ -53,6 +53,21 @@ def _calls(response: rill.GenerationResponse) -> list[tuple[str, str, str]]:
     return [(c.id, c.name, c.arguments) for c in response.tool_calls]
 
 
+@pytest.fixture
+def sdk() -> Iterator[Callable[..., openai.OpenAI]]:
+    """Makes ``openai.OpenAI`` clients, closed (with their pooled connections)
+    at the end of the test."""
+    made: list[openai.OpenAI] = []
+
+    def make(server: str, api_key: str = "k1") -> openai.OpenAI:
+        made.append(openai.OpenAI(base_url=server, api_key=api_key, max_retries=0))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
 def _stream_sync(client: openai.OpenAI, **kw: Any) -> dict[str, Any]:
     text, usage, finish = "", None, None
     calls: dict[int, Any] = {}
@@ -83,12 +98,14 @@ def _stream_sync(client: openai.OpenAI, **kw: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("tools", [False, True], ids=["text", "tool_calls"])
-def test_sync_sdk_streams_what_rill_gets(server: str, upstream: Emulator, tools: bool) -> None:
+def test_sync_sdk_streams_what_rill_gets(
+    server: str, upstream: Emulator, tools: bool, sdk: Callable[..., openai.OpenAI]
+) -> None:
     script = Script.of_tool_calls(CALLS) if tools else Script.of_text(TEXT)
     kw: dict[str, Any] = {"tools": TOOLS} if tools else {}
     direct = _direct(upstream, script, **kw)
     upstream.enqueue(script)
-    client = openai.OpenAI(base_url=server, api_key="k1", max_retries=0)
+    client = sdk(server)
     got = _stream_sync(client, **kw)
     assert got["text"] == direct.content
     assert got["calls"] == _calls(direct)
@@ -103,12 +120,14 @@ def test_sync_sdk_streams_what_rill_gets(server: str, upstream: Emulator, tools:
 
 
 @pytest.mark.parametrize("tools", [False, True], ids=["text", "tool_calls"])
-def test_sync_sdk_whole_response(server: str, upstream: Emulator, tools: bool) -> None:
+def test_sync_sdk_whole_response(
+    server: str, upstream: Emulator, tools: bool, sdk: Callable[..., openai.OpenAI]
+) -> None:
     script = Script.of_tool_calls(CALLS) if tools else Script.of_text(TEXT)
     kw: dict[str, Any] = {"tools": TOOLS} if tools else {}
     direct = _direct(upstream, script, **kw)
     upstream.enqueue(script)
-    client = openai.OpenAI(base_url=server, api_key="k1", max_retries=0)
+    client = sdk(server)
     completion = client.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], **kw
     )
@@ -161,11 +180,13 @@ async def test_async_sdk_streams_what_rill_gets(server: str, upstream: Emulator)
     assert whole.choices[0].message.content == TEXT
 
 
-def test_the_sdk_sees_errors_and_keys_stay_on_the_server(server: str, upstream: Emulator) -> None:
-    client = openai.OpenAI(base_url=server, api_key="wrong", max_retries=0)
+def test_the_sdk_sees_errors_and_keys_stay_on_the_server(
+    server: str, upstream: Emulator, sdk: Callable[..., openai.OpenAI]
+) -> None:
+    client = sdk(server, "wrong")
     with pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
-    client = openai.OpenAI(base_url=server, api_key="k1", max_retries=0)
+    client = sdk(server)
     upstream.enqueue(*[Script.of_status(429)] * 3)  # rill's two retries included
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(

@@ -398,8 +398,10 @@ def test_every_provider_can_be_emulated(name: str) -> None:
 def test_the_emulator_lists_a_model_as_openai_does() -> None:
     import openai
 
-    with Emulator() as emulator:
-        client = openai.OpenAI(base_url=emulator.base_url, api_key="unused")
+    with (
+        Emulator() as emulator,
+        openai.OpenAI(base_url=emulator.base_url, api_key="unused") as client,
+    ):
         assert [m.id for m in client.models.list()] == ["rill-emulator"]
         # rill chat --base-url asks the server which model to use.
         from rill.cli._chat import _listed_model
