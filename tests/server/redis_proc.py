@@ -117,12 +117,17 @@ class RedisClusterProcess:
         return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
 
     def start(self) -> RedisClusterProcess:
-        for node in self.nodes:
-            node.workdir.mkdir(parents=True, exist_ok=True)
-            node.start(extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"])
-        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
-        create = [self.cli, "--cluster", "create", *addresses, "--cluster-replicas", "0"]
-        subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True, timeout=30)
+        try:
+            for node in self.nodes:
+                node.workdir.mkdir(parents=True, exist_ok=True)
+                cluster = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+                node.start(extra=cluster)
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            create = [self.cli, "--cluster", "create", *addresses, "--cluster-replicas", "0"]
+            subprocess.run([*create, "--cluster-yes"], check=True, capture_output=True, timeout=30)
+        except BaseException:
+            self.stop()  # the nodes that did start
+            raise
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             states = [self._info(node.port) for node in self.nodes]
