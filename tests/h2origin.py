@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +18,8 @@ import h2.config
 import h2.connection
 import h2.events
 import orjson
+
+from .listener import Listener
 
 __all__ = ["H2Origin"]
 
@@ -53,33 +54,15 @@ class H2Origin:
 
     def __post_init__(self) -> None:
         self.context.set_alpn_protocols(["h2"])
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._serve, daemon=True)
-        self._accept.start()
+        self._listener = Listener(self._connection)
+        self._listener.start()
 
     @property
     def url(self) -> str:
-        return f"https://localhost:{self._listener.getsockname()[1]}/v1"
+        return f"https://localhost:{self._listener.port}/v1"
 
     def close(self) -> None:
-        self._stop.set()
-        self._accept.join(5)
-        for thread in self._threads:
-            thread.join(5)
         self._listener.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                raw, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            thread = threading.Thread(target=self._connection, args=(raw,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
 
     def _connection(self, raw: socket.socket) -> None:
         raw.settimeout(5)
@@ -96,7 +79,7 @@ class H2Origin:
         self.streams_per_connection.append(0)
         slot = len(self.streams_per_connection) - 1
         try:
-            while not self._stop.is_set():
+            while not self._listener.stopping:
                 try:
                     data = sock.recv(65536)
                 except TimeoutError:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
-import threading
 import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
+
+from .listener import Listener
 
 __all__ = ["RawOrigin", "Reply", "chunked", "head"]
 
@@ -49,22 +50,22 @@ class Reply:
 class RawOrigin:
     context: ssl.SSLContext | None = None
     replies: deque[Reply] = field(default_factory=deque)
-    connections: int = 0
     hangups: int = 0
     """Connections the client closed (the origin read end of file, or could
     no longer write)."""
 
     def __post_init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._accept = threading.Thread(target=self._serve, daemon=True)
+        self._listener = Listener(self._connection)
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted."""
+        return self._listener.connections
 
     @property
     def base_url(self) -> str:
         scheme = "https" if self.context else "http"
-        return f"{scheme}://127.0.0.1:{self._listener.getsockname()[1]}/v1"
+        return f"{scheme}://127.0.0.1:{self._listener.port}/v1"
 
     def reply(
         self, *writes: bytes, pause: float = 0.0, close: bool = False, reset: bool = False
@@ -78,7 +79,7 @@ class RawOrigin:
         return self.hangups >= count
 
     def __enter__(self) -> RawOrigin:
-        self._accept.start()
+        self._listener.start()
         return self
 
     def __exit__(
@@ -87,22 +88,7 @@ class RawOrigin:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stop.set()
-        self._accept.join(5)
-        for thread in self._threads:
-            thread.join(5)
         self._listener.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                raw, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            thread = threading.Thread(target=self._connection, args=(raw,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
 
     def _connection(self, raw: socket.socket) -> None:
         raw.settimeout(0.2)
@@ -114,7 +100,7 @@ class RawOrigin:
                 sock = self.context.wrap_socket(raw, server_side=True)
                 sock.settimeout(0.2)
             buffer = b""
-            while not self._stop.is_set():
+            while not self._listener.stopping:
                 request, buffer = self._request(sock, buffer)
                 if request is None:
                     return
@@ -157,7 +143,7 @@ class RawOrigin:
         return head, rest[length:]
 
     def _recv(self, sock: socket.socket) -> bytes:
-        while not self._stop.is_set():
+        while not self._listener.stopping:
             try:
                 data = sock.recv(65536)
             except TimeoutError:

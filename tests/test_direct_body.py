@@ -131,17 +131,12 @@ def test_bad_chunk_size_is_a_protocol_error(origin: RawOrigin, together: bool) -
     assert origin.wait_hangups(1)
 
 
-def test_cut_mid_chunk_is_an_incomplete_stream(origin: RawOrigin) -> None:
+@pytest.mark.parametrize("ending", ["close", "reset"])
+def test_cut_mid_chunk_is_an_incomplete_stream(origin: RawOrigin, ending: str) -> None:
+    """The connection closed, or reset, inside the second chunk."""
     cut = chunked(EVENTS[1])[:-10]
-    origin.reply(head(CHUNKED), chunked(EVENTS[0]), cut, pause=0.01, close=True)
-    with pytest.raises(rill.IncompleteStreamError, match="cut short") as info:
-        generate(origin)
-    assert info.value.partial is not None and info.value.partial.content == PIECES[0]
-
-
-def test_a_reset_connection_is_an_incomplete_stream(origin: RawOrigin) -> None:
-    cut = chunked(EVENTS[1])[:-10]
-    origin.reply(head(CHUNKED), chunked(EVENTS[0]), cut, pause=0.02, reset=True)
+    how = {ending: True}
+    origin.reply(head(CHUNKED), chunked(EVENTS[0]), cut, pause=0.02, **how)
     with pytest.raises(rill.IncompleteStreamError, match="cut short") as info:
         generate(origin)
     assert info.value.partial is not None and info.value.partial.content == PIECES[0]

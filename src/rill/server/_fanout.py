@@ -40,25 +40,17 @@ SLOW_SEND = 0.02
 # Encoded events kept for readers catching up (beyond them, the store).
 RECENT = 1024
 
-LOST = b"event: error\ndata: " + (
-    error_data(
-        "stream_lost",
-        "the stream is no longer in the store (it expired, or the store lost it)",
-    ).encode()
-    + b"\n\n"
-)
-UNAVAILABLE = (
-    b"event: error\ndata: "
-    + error_data("store_unavailable", "the stream store stopped answering").encode()
-    + b"\n\n"
-)
+def _error_event(code: str, message: str) -> bytes:
+    """An ending that is not in the log (the reader learns it, the log does
+    not), as SSE without an id: a reconnect resumes from the last logged event."""
+    return b"event: error\ndata: " + error_data(code, message).encode() + b"\n\n"
 
 
-FAILED = (
-    b"event: error\ndata: "
-    + error_data("server_error", "the server failed while reading the stream").encode()
-    + b"\n\n"
+LOST = _error_event(
+    "stream_lost", "the stream is no longer in the store (it expired, or the store lost it)"
 )
+UNAVAILABLE = _error_event("store_unavailable", "the stream store stopped answering")
+FAILED = _error_event("server_error", "the server failed while reading the stream")
 logger = logging.getLogger("rill.server")
 
 

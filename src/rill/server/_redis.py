@@ -114,11 +114,15 @@ if not finished then return -1 end
 return finished == '1' and 1 or 0
 """
 
-# A tenant's holds: a sorted set of holders scored by when each lapses, on
-# Redis's own clock (the instances share no other). ARGV: holder, limit, ttl_ms.
-_HOLD = """
+# Milliseconds on Redis's clock, as the hold scripts begin.
+_NOW_MS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# A tenant's holds: a sorted set of holders scored by when each lapses, on
+# Redis's own clock (the instances share no other). ARGV: holder, limit, ttl_ms.
+_HOLD = _NOW_MS + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local count = redis.call('ZCARD', KEYS[1])
 -- A retried call (its reply was lost) finds its hold already taken.
@@ -130,9 +134,7 @@ return count
 """
 
 # ARGV: ttl_ms, holder...
-_RENEW_HOLDS = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_RENEW_HOLDS = _NOW_MS + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 for i = 2, #ARGV do
   redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i])

@@ -36,22 +36,20 @@ _LINGER = 2.0
 
 
 class Channel:
-    """One stream's channel: ``notices`` counts what arrived; ``changed`` is
-    set (and replaced) by each notice."""
+    """One stream's channel: ``changed`` is set (and replaced) by each
+    notice; ``users`` counts the reads waiting on it."""
 
-    __slots__ = ("changed", "confirmed", "idle_since", "lingering", "name", "notices", "users")
+    __slots__ = ("changed", "confirmed", "idle_since", "lingering", "name", "users")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.users = 0
         self.idle_since = 0.0
         self.lingering = False
-        self.notices = 0
         self.changed = asyncio.Event()
         self.confirmed = asyncio.Event()
 
     def notify(self) -> None:
-        self.notices += 1
         changed, self.changed = self.changed, asyncio.Event()
         changed.set()
 

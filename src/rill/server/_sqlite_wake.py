@@ -50,13 +50,13 @@ class Wakeups:
     def listen(self) -> bool:
         """Start receiving wake-ups on the running asyncio loop (once); False
         where that cannot be done, and the caller polls."""
-        if self._socket is not None:
-            return asyncio.get_running_loop() is self._loop
-        if not hasattr(socket, "AF_UNIX"):
-            return False
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # another event loop (trio)
+            return False
+        if self._socket is not None:
+            return loop is self._loop
+        if not hasattr(socket, "AF_UNIX"):
             return False
         path = self.directory / f"{os.getpid()}-{secrets.token_hex(4)}.sock"
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

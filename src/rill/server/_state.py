@@ -1,5 +1,6 @@
 """What the endpoints of one server instance share: its settings, its store,
-its background generations and how many each tenant is running."""
+its readers' broadcasts, its background generations and the holds it has
+taken on each tenant's bound (counted in the store, across instances)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """``/v1/streams``: start a generation, read it as SSE from any instance
 (resuming with ``Last-Event-ID``), cancel it from any instance.
 
-A reader reads the log and then blocks on the store for more; it never needs
-the producer to be in its process. While it waits it also watches the
+Every reader reads the log: on each instance, the stream's ``Broadcast``
+(``_fanout``) reads it once for all of that instance's readers, and never
+needs the producer to be in its process. While it waits it also watches the
 producer's lease, so a producer that died ends the stream with
-``error: producer_lost`` (written once, by whichever reader noticed first).
+``error: producer_lost`` (written once, by whichever instance noticed first).
 """
 
 from __future__ import annotations
