@@ -40,6 +40,7 @@ SLOW_SEND = 0.02
 # Encoded events kept for readers catching up (beyond them, the store).
 RECENT = 1024
 
+
 def _error_event(code: str, message: str) -> bytes:
     """An ending that is not in the log (the reader learns it, the log does
     not), as SSE without an id: a reconnect resumes from the last logged event."""

@@ -122,7 +122,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 # A tenant's holds: a sorted set of holders scored by when each lapses, on
 # Redis's own clock (the instances share no other). ARGV: holder, limit, ttl_ms.
-_HOLD = _NOW_MS + """
+_HOLD = (
+    _NOW_MS
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local count = redis.call('ZCARD', KEYS[1])
 -- A retried call (its reply was lost) finds its hold already taken.
@@ -132,9 +134,12 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return count
 """
+)
 
 # ARGV: ttl_ms, holder...
-_RENEW_HOLDS = _NOW_MS + """
+_RENEW_HOLDS = (
+    _NOW_MS
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 for i = 2, #ARGV do
   redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i])
@@ -142,6 +147,7 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1
 """
+)
 
 _INFO = """
 local h = redis.call('HMGET', KEYS[1], 'epoch', 'tenant', 'seq', 'finished')
